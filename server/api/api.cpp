@@ -1,0 +1,465 @@
+#include "server/api/api.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "server/core/log.hpp"
+#include "server/core/time_format.hpp"
+
+namespace pm {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_sv(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  return true;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>* devices) {
+  w.StartObject();
+  w.Key("id"); write_sv(w, u.id);
+  w.Key("type"); write_sv(w, u.fields.type);
+  w.Key("status"); write_sv(w, unit_status_name(u.fields.status));
+  w.Key("skills"); w.StartArray();
+  for (const auto& s : u.fields.skills) write_sv(w, s);
+  w.EndArray();
+  w.Key("home_area"); write_sv(w, u.fields.home_area);
+  auto opt = [&](const char* k, float v) {
+    w.Key(k);
+    if (std::isnan(v)) w.Null(); else w.Double(static_cast<double>(v));
+  };
+  if (u.has_fix) {
+    w.Key("lat"); w.Double(u.last.lat);
+    w.Key("lon"); w.Double(u.last.lon);
+    opt("speed_mps", u.last.speed_mps);
+    opt("heading_deg", u.last.heading_deg);
+    opt("accuracy_m", u.last.accuracy_m);
+    char t[24];
+    format_iso8601(u.last.t, t);
+    w.Key("fix_time"); w.String(t, 24);
+    w.Key("source"); write_sv(w, channel_name(u.last.channel));
+    w.Key("emergency"); w.Bool(u.last.emergency);
+  } else {
+    for (const char* k : {"lat", "lon", "speed_mps", "heading_deg", "accuracy_m", "fix_time", "source"}) {
+      w.Key(k);
+      w.Null();
+    }
+    w.Key("emergency"); w.Bool(false);
+  }
+  w.Key("incident"); w.Null();
+  if (devices) {
+    w.Key("devices"); w.StartArray();
+    for (const auto& d : *devices)
+      if (d.unit == u.index) write_sv(w, d.id);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+struct Parsed {
+  rapidjson::Document doc;
+  std::optional<Error> error;
+};
+
+Parsed parse_object(const std::string& body) {
+  Parsed p;
+  p.doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (p.doc.HasParseError() || !p.doc.IsObject()) p.error = Error{Errc::bad_request, "body must be a JSON object"};
+  return p;
+}
+
+}  // namespace
+
+Response json_response(unsigned status, std::string body, unsigned version, bool keep_alive) {
+  Response res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response error_response(const Error& e, unsigned version, bool keep_alive) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("code"); write_sv(w, error_code(e.code));
+  w.Key("message"); write_sv(w, e.text());
+  w.EndObject();
+  w.EndObject();
+  Response res = json_response(http_status(e.code), sb.GetString(), version, keep_alive);
+  if (e.code == Errc::overloaded || e.code == Errc::store_failed || e.code == Errc::rate_limited)
+    res.set(http::field::retry_after, "1");
+  if (e.code == Errc::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+void Api::handle(Request&& req, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  auto fail = [&](Errc c, std::string msg = {}) {
+    d_.metrics.error(c);
+    respond(error_response(Error{c, std::move(msg)}, v, ka));
+  };
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  const auto method = req.method();
+
+  // Unauthenticated: the page shell and the health check.
+  if (path == "/healthz" && method == http::verb::get) return respond(healthz(req));
+  if ((path == "/" || path == "/index.html") && method == http::verb::get) {
+    Response res{http::status::ok, v};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.keep_alive(ka);
+    res.body() = d_.index_html;
+    res.prepare_payload();
+    return respond(std::move(res));
+  }
+
+  // Route table: path pattern -> allowed roles per method.
+  struct Route {
+    http::verb method;
+    RoleSet roles;
+  };
+  std::string_view id;
+  auto match_prefix = [&](std::string_view prefix, std::string_view suffix) {
+    if (path.size() <= prefix.size() + suffix.size() || path.substr(0, prefix.size()) != prefix) return false;
+    if (path.substr(path.size() - suffix.size()) != suffix) return false;
+    id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    return id.find('/') == std::string_view::npos;
+  };
+  enum class Ep { none, pings, units, unit, unit_status, devices, device, metrics } ep = Ep::none;
+  std::vector<Route> routes;
+  if (path == "/api/v1/pings") {
+    ep = Ep::pings;
+    routes = {{http::verb::post, kSenders}};
+  } else if (path == "/api/v1/units") {
+    ep = Ep::units;
+    routes = {{http::verb::get, kStaff}};
+  } else if (path == "/api/v1/devices") {
+    ep = Ep::devices;
+    routes = {{http::verb::get, role_bit(Role::admin)}};
+  } else if (path == "/metrics") {
+    ep = Ep::metrics;
+    routes = {{http::verb::get, role_bit(Role::admin)}};
+  } else if (match_prefix("/api/v1/units/", "/status")) {
+    ep = Ep::unit_status;
+    routes = {{http::verb::post, role_bit(Role::dispatcher)}};
+  } else if (match_prefix("/api/v1/units/", "")) {
+    ep = Ep::unit;
+    routes = {{http::verb::put, role_bit(Role::dispatcher) | role_bit(Role::admin)}};
+  } else if (match_prefix("/api/v1/devices/", "")) {
+    ep = Ep::device;
+    routes = {{http::verb::put, role_bit(Role::admin)}};
+  }
+  if (ep == Ep::none) return fail(Errc::not_found, "no such endpoint");
+  const Route* route = nullptr;
+  for (const auto& r : routes)
+    if (r.method == method) route = &r;
+  if (!route) return fail(Errc::method_not_allowed);
+
+  auto who = d_.auth.authenticate(req[http::field::authorization]);
+  if (!who) return fail(Errc::unauthorized);
+  if (!allows(who->role, route->roles))
+    return fail(Errc::forbidden, "role " + std::string(role_name(who->role)) + " may not do that");
+  if (!d_.auth.admit(*who, d_.clock.now_ms())) return fail(Errc::rate_limited);
+
+  std::string decoded_id = url_decode(id);
+  if ((ep == Ep::unit || ep == Ep::unit_status || ep == Ep::device) && !valid_id(decoded_id))
+    return fail(Errc::bad_request, "ids are 1-64 characters: letters, digits, - _ . :");
+  switch (ep) {
+    case Ep::pings: return post_pings(std::move(req), *who, std::move(respond));
+    case Ep::units: return respond(get_units(req));
+    case Ep::devices: return respond(get_devices(req));
+    case Ep::metrics: {
+      Response res{http::status::ok, v};
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.keep_alive(ka);
+      res.body() = d_.metrics.render();
+      res.prepare_payload();
+      return respond(std::move(res));
+    }
+    case Ep::unit: return put_unit(req, decoded_id, std::move(respond));
+    case Ep::unit_status: return post_unit_status(req, decoded_id, std::move(respond));
+    case Ep::device: return put_device(req, decoded_id, std::move(respond));
+    case Ep::none: break;
+  }
+  fail(Errc::internal);
+}
+
+void Api::post_pings(Request&& req, const Principal& who, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  // The decoded pings view the body: keep it alive in this frame until the
+  // pipeline has resolved them (resolve copies what it keeps).
+  std::string body = std::move(req.body());
+  JsonPingBatch batch;
+  if (auto err = decode_json_pings(body, d_.cfg.ingest_max_batch, batch)) {
+    if (err->code == Errc::bad_format) d_.metrics.ping_rejected(Channel::json, Errc::bad_format);
+    d_.metrics.error(err->code);
+    return respond(error_response(*err, v, ka));
+  }
+  if (who.role == Role::device) {
+    for (const auto& p : batch.pings)
+      if (p.device != who.device) {
+        d_.metrics.error(Errc::device_mismatch);
+        return respond(error_response(Error{Errc::device_mismatch, {}}, v, ka));
+      }
+  }
+  d_.pipeline.submit(batch.pings, batch.positions, std::move(batch.rejections), Channel::json,
+                     [respond = std::move(respond), v, ka](IngestOutcome&& o) {
+                       if (o.error) return respond(error_response(*o.error, v, ka));
+                       rapidjson::StringBuffer sb;
+                       Writer w(sb);
+                       w.StartObject();
+                       w.Key("accepted"); w.Uint64(o.accepted);
+                       w.Key("rejected"); w.StartArray();
+                       for (const auto& r : o.rejected) {
+                         w.StartObject();
+                         w.Key("index"); w.Uint(r.index);
+                         w.Key("code"); write_sv(w, error_code(r.code));
+                         w.Key("message"); write_sv(w, r.detail.empty() ? error_info(r.code).message : r.detail);
+                         w.EndObject();
+                       }
+                       w.EndArray();
+                       w.EndObject();
+                       respond(json_response(202, sb.GetString(), v, ka));
+                     });
+}
+
+Response Api::get_units(const Request& req) const {
+  auto units = d_.live.units_view();
+  auto devices = d_.live.devices_view();
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("units");
+  w.StartArray();
+  for (const auto& u : units)
+    if (u.persisted || u.has_fix) write_unit(w, u, &devices);
+  w.EndArray();
+  w.EndObject();
+  return json_response(200, sb.GetString(), req.version(), req.keep_alive());
+}
+
+Response Api::get_devices(const Request& req) const {
+  auto devices = d_.live.devices_view();
+  auto units = d_.live.units_view();
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("devices");
+  w.StartArray();
+  for (const auto& d : devices) {
+    if (!d.persisted) continue;
+    w.StartObject();
+    w.Key("id"); write_sv(w, d.id);
+    w.Key("kind"); write_sv(w, device_kind_name(d.kind));
+    w.Key("unit");
+    if (d.unit == kNoIndex) w.Null(); else write_sv(w, units[d.unit].id);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return json_response(200, sb.GetString(), req.version(), req.keep_alive());
+}
+
+Response Api::healthz(const Request& req) const {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("status"); w.String("ok");
+  w.Key("live_units"); w.Uint64(d_.live.units_with_fix());
+  w.Key("store_queue_pings"); w.Uint64(d_.store.queued_pings());
+  w.EndObject();
+  return json_response(200, sb.GetString(), req.version(), req.keep_alive());
+}
+
+namespace {
+
+// Runs a registry write through the store, then applies it in memory on the
+// writer thread (so memory and store change in commit order), then answers.
+void store_then(Store& store, std::function<std::optional<std::string>(sql::Db&)> write, std::function<void()> apply,
+                std::function<void(const StoreResult&)> answer) {
+  store.submit(WriteJob{std::move(write), [apply = std::move(apply), answer = std::move(answer)](const StoreResult& r) {
+                          if (r.ok) apply();
+                          answer(r);
+                        }});
+}
+
+}  // namespace
+
+void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  auto p = parse_object(req.body());
+  if (p.error) return respond(error_response(*p.error, v, ka));
+  const auto& doc = p.doc;
+  auto existing_idx = d_.live.find_unit(id);
+  std::optional<UnitRecord> existing = existing_idx ? d_.live.unit(*existing_idx) : std::nullopt;
+  UnitFields f = existing && existing->persisted ? existing->fields : UnitFields{};
+  auto bad = [&](std::string m) { respond(error_response(Error{Errc::bad_request, std::move(m)}, v, ka)); };
+  if (doc.HasMember("type")) {
+    if (!doc["type"].IsString() || doc["type"].GetStringLength() == 0 || doc["type"].GetStringLength() > 32)
+      return bad("type must be a short string such as car, van, foot");
+    f.type = doc["type"].GetString();
+  }
+  if (doc.HasMember("status")) {
+    auto s = doc["status"].IsString() ? parse_unit_status(doc["status"].GetString()) : std::nullopt;
+    if (!s) return bad("status must be one of off_duty, available, assigned, en_route, on_scene, unavailable");
+    f.status = *s;
+  }
+  if (doc.HasMember("skills")) {
+    if (!doc["skills"].IsArray()) return bad("skills must be an array of strings");
+    f.skills.clear();
+    for (const auto& s : doc["skills"].GetArray()) {
+      if (!s.IsString() || !valid_id(s.GetString())) return bad("each skill must be a short word such as taser");
+      f.skills.emplace_back(s.GetString());
+    }
+  }
+  if (doc.HasMember("home_area")) {
+    if (!doc["home_area"].IsString() && !doc["home_area"].IsNull()) return bad("home_area must be a string");
+    f.home_area = doc["home_area"].IsString() ? doc["home_area"].GetString() : "";
+  }
+  uint32_t idx = d_.live.reserve_unit(id);
+  bool created = !(existing && existing->persisted);
+  std::string skills;
+  for (const auto& s : f.skills) skills += (skills.empty() ? "" : ";") + s;
+  std::string uid(id);
+  store_then(
+      d_.store,
+      [idx, uid, f, skills](sql::Db& db) -> std::optional<std::string> {
+        auto st = db.prepare("INSERT INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?) "
+                             "ON CONFLICT(idx) DO UPDATE SET type=excluded.type, status=excluded.status, "
+                             "skills=excluded.skills, home_area=excluded.home_area");
+        st.bind(1, static_cast<int64_t>(idx)).bind(2, uid).bind(3, f.type).bind(4, unit_status_name(f.status))
+            .bind(5, skills).bind(6, f.home_area);
+        if (st.step() != SQLITE_DONE) return db.errmsg();
+        return std::nullopt;
+      },
+      [this, idx, f] { d_.live.set_unit(idx, f); },
+      [this, idx, created, v, ka, respond](const StoreResult& r) {
+        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+        rapidjson::StringBuffer sb;
+        Writer w(sb);
+        write_unit(w, *d_.live.unit(idx), nullptr);
+        respond(json_response(created ? 201 : 200, sb.GetString(), v, ka));
+      });
+}
+
+void Api::post_unit_status(const Request& req, std::string_view id, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  auto p = parse_object(req.body());
+  if (p.error) return respond(error_response(*p.error, v, ka));
+  auto idx = d_.live.find_unit(id);
+  if (!idx || !d_.live.unit(*idx)->persisted)
+    return respond(error_response(Error{Errc::not_found, "no unit " + std::string(id)}, v, ka));
+  auto s = p.doc.HasMember("status") && p.doc["status"].IsString() ? parse_unit_status(p.doc["status"].GetString())
+                                                                   : std::nullopt;
+  if (!s)
+    return respond(error_response(
+        Error{Errc::bad_request, "status must be one of off_duty, available, assigned, en_route, on_scene, unavailable"},
+        v, ka));
+  uint32_t u = *idx;
+  UnitStatus status = *s;
+  store_then(
+      d_.store,
+      [u, status](sql::Db& db) -> std::optional<std::string> {
+        auto st = db.prepare("UPDATE units SET status=? WHERE idx=?");
+        st.bind(1, unit_status_name(status)).bind(2, static_cast<int64_t>(u));
+        if (st.step() != SQLITE_DONE) return db.errmsg();
+        return std::nullopt;
+      },
+      [this, u, status] { d_.live.set_unit_status(u, status); },
+      [this, u, v, ka, respond](const StoreResult& r) {
+        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+        rapidjson::StringBuffer sb;
+        Writer w(sb);
+        write_unit(w, *d_.live.unit(u), nullptr);
+        respond(json_response(200, sb.GetString(), v, ka));
+      });
+}
+
+void Api::put_device(const Request& req, std::string_view id, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  auto p = parse_object(req.body());
+  if (p.error) return respond(error_response(*p.error, v, ka));
+  const auto& doc = p.doc;
+  auto existing = d_.live.find_device(id);
+  std::optional<DeviceRecord> rec = existing ? d_.live.device(*existing) : std::nullopt;
+  DeviceKind kind = rec ? rec->kind : DeviceKind::avl;
+  if (doc.HasMember("kind")) {
+    auto k = doc["kind"].IsString() ? parse_device_kind(doc["kind"].GetString()) : std::nullopt;
+    if (!k) return respond(error_response(Error{Errc::bad_request, "kind must be avl, radio or app"}, v, ka));
+    kind = *k;
+  }
+  uint32_t unit = rec ? rec->unit : kNoIndex;
+  if (doc.HasMember("unit")) {
+    if (doc["unit"].IsNull()) {
+      unit = kNoIndex;
+    } else if (doc["unit"].IsString()) {
+      auto u = d_.live.find_unit(doc["unit"].GetString());
+      if (!u || !d_.live.unit(*u)->persisted)
+        return respond(error_response(
+            Error{Errc::not_found, "no unit " + std::string(doc["unit"].GetString()) + "; create it with PUT /api/v1/units/{id}"},
+            v, ka));
+      unit = *u;
+    } else {
+      return respond(error_response(Error{Errc::bad_request, "unit must be a unit id or null"}, v, ka));
+    }
+  }
+  uint32_t idx = d_.live.reserve_device(id, kind);
+  bool created = !(rec && rec->persisted);
+  std::string did(id);
+  store_then(
+      d_.store,
+      [idx, did, kind, unit](sql::Db& db) -> std::optional<std::string> {
+        auto st = db.prepare("INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
+                             "ON CONFLICT(idx) DO UPDATE SET kind=excluded.kind, unit_idx=excluded.unit_idx");
+        st.bind(1, static_cast<int64_t>(idx)).bind(2, did).bind(3, device_kind_name(kind));
+        if (unit == kNoIndex) st.bind_null(4);
+        else st.bind(4, static_cast<int64_t>(unit));
+        if (st.step() != SQLITE_DONE) return db.errmsg();
+        return std::nullopt;
+      },
+      [this, idx, kind, unit] { d_.live.link_device(idx, kind, unit); },
+      [this, did, kind, unit, created, v, ka, respond](const StoreResult& r) {
+        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+        rapidjson::StringBuffer sb;
+        Writer w(sb);
+        w.StartObject();
+        w.Key("id"); write_sv(w, did);
+        w.Key("kind"); write_sv(w, device_kind_name(kind));
+        w.Key("unit");
+        if (unit == kNoIndex) w.Null(); else write_sv(w, d_.live.unit(unit)->id);
+        w.EndObject();
+        respond(json_response(created ? 201 : 200, sb.GetString(), v, ka));
+      });
+}
+
+}  // namespace pm

@@ -1,0 +1,200 @@
+#include "server/app/app.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "geo/area_index.hpp"
+#include "server/api/api.hpp"
+#include "server/areas/geojson.hpp"
+#include "server/core/log.hpp"
+#include "server/net/http_server.hpp"
+#include "server/pipeline/pipeline.hpp"
+
+namespace pm {
+
+namespace {
+const char* kIndexHtml = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Patrolmap</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style>
+</head><body><h1>Patrolmap</h1>
+<p id="state">Signing in...</p>
+<table><thead><tr><th>unit</th><th>type</th><th>status</th><th>lat</th><th>lon</th><th>fix time</th><th>source</th></tr></thead><tbody id="units"></tbody></table>
+<p><small>Map data &copy; OpenStreetMap contributors (ODbL). Boundaries: ONS, OGL v3.</small></p>
+<script>
+const token = new URLSearchParams(location.hash.slice(1)).get('token') || localStorage.getItem('patrolmap.token');
+if (token) localStorage.setItem('patrolmap.token', token);
+async function refresh() {
+  if (!token) { document.getElementById('state').textContent = 'No token: open the URL the daemon printed.'; return; }
+  try {
+    const r = await fetch('/api/v1/units', {headers: {Authorization: 'Bearer ' + token}});
+    if (!r.ok) throw new Error((await r.json()).error.message);
+    const units = (await r.json()).units;
+    document.getElementById('state').textContent = units.length + ' units (refreshes every 2 s)';
+    const tb = document.getElementById('units'); tb.textContent = '';
+    for (const u of units) {
+      const tr = document.createElement('tr');
+      for (const v of [u.id, u.type, u.status, u.lat?.toFixed(5), u.lon?.toFixed(5), u.fix_time, u.source]) {
+        const td = document.createElement('td'); td.textContent = v ?? ''; tr.appendChild(td);
+      }
+      tb.appendChild(tr);
+    }
+  } catch (e) { document.getElementById('state').textContent = 'Error: ' + e.message; }
+}
+refresh(); setInterval(refresh, 2000);
+</script></body></html>)html";
+}  // namespace
+
+struct App::Impl {
+  Impl(const Config& c, const Clock* clk)
+      : cfg(c),
+        clock(clk ? clk : &system_clock),
+        live([&] {
+          auto p = geo::Projection::create(c.projection_crs);
+          if (!p) throw std::runtime_error("projection " + c.projection_crs + ": " + p.error());
+          return std::move(*p);
+        }(),
+             LonLatBox{c.live_extent[0], c.live_extent[1], c.live_extent[2], c.live_extent[3]}),
+        auth(c.http_rate_per_token, c.http_rate_burst) {
+    StoreOptions so;
+    so.data_dir = cfg.data_dir;
+    so.sync = cfg.store_synchronous;
+    so.queue_max_pings = cfg.store_queue_max_pings;
+    so.max_txn_pings = cfg.store_max_txn_pings;
+    so.snapshot_interval_s = cfg.store_snapshot_interval_s;
+    store = Store::open(so, metrics);
+    store->load(live);
+    metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
+    pipeline = std::make_unique<Pipeline>(cfg, *clock, metrics, live, *store);
+    std::string html = kIndexHtml;
+    if (!cfg.http_web_root.empty()) {
+      std::ifstream in(cfg.http_web_root + "/index.html");
+      if (in) {
+        std::stringstream ss;
+        ss << in.rdbuf();
+        html = ss.str();
+      }
+    }
+    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, html});
+    server = std::make_unique<HttpServer>(ioc, cfg, *api, metrics, auth, live);
+  }
+
+  Config cfg;
+  SystemClock system_clock;
+  const Clock* clock;
+  Metrics metrics;
+  LiveState live;
+  Auth auth;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<Api> api;
+  boost::asio::io_context ioc;
+  std::unique_ptr<HttpServer> server;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  boost::asio::ip::tcp::endpoint http_endpoint;
+  std::shared_ptr<const geo::AreaIndex> areas;
+  std::vector<AreaFeature> area_meta;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool started = false, stopped = false;
+};
+
+App::App(const Config& cfg, const Clock* clock) : impl_(std::make_unique<Impl>(cfg, clock)) {}
+
+App::~App() { stop(); }
+
+void App::start() {
+  auto& i = *impl_;
+  i.http_endpoint = i.server->listen(i.cfg.http_listen);
+  i.store->start(i.live, [&i](sql::Db& db) {
+    i.auth.replace(load_tokens(db));
+    log::info("auth", "tokens loaded", {{"count", std::to_string(i.auth.size())}});
+  });
+  i.server->start();
+  i.work.emplace(i.ioc.get_executor());
+  for (unsigned t = 0; t < i.cfg.http_threads; ++t)
+    i.threads.emplace_back([&i] {
+      for (;;) {
+        try {
+          i.ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler must never take the daemon down: count, log, keep serving.
+          i.metrics.handler_exceptions.fetch_add(1);
+          log::error("io", "exception escaped a handler", {{"what", e.what()}});
+        }
+      }
+    });
+  i.started = true;
+}
+
+void App::stop() {
+  auto& i = *impl_;
+  {
+    std::lock_guard lock(i.stop_mu);
+    if (i.stopped) return;
+    i.stopped = true;
+  }
+  if (i.started) {
+    i.server->stop();
+    i.work.reset();
+    i.ioc.stop();
+    for (auto& t : i.threads) t.join();
+  }
+  i.store->stop();
+  i.stop_cv.notify_all();
+}
+
+void App::wait() {
+  std::unique_lock lock(impl_->stop_mu);
+  impl_->stop_cv.wait(lock, [&] { return impl_->stopped; });
+}
+
+uint16_t App::http_port() const { return impl_->http_endpoint.port(); }
+std::string App::http_host() const { return impl_->http_endpoint.address().to_string(); }
+Metrics& App::metrics() { return impl_->metrics; }
+LiveState& App::live() { return impl_->live; }
+Store& App::store() { return *impl_->store; }
+const Config& App::config() const { return impl_->cfg; }
+
+std::string App::add_token(Role role, const std::string& name, const std::string& device) {
+  std::string token = generate_token();
+  std::promise<StoreResult> done;
+  auto& auth = impl_->auth;
+  EpochMs now = impl_->clock->now_ms();
+  impl_->store->submit(WriteJob{
+      [&, now](sql::Db& db) -> std::optional<std::string> {
+        if (auto e = pm::add_token(db, token, name, role, device, now)) return e;
+        auth.replace(load_tokens(db));  // our own commit does not bump data_version
+        return std::nullopt;
+      },
+      [&done](const StoreResult& r) { done.set_value(r); }});
+  StoreResult r = done.get_future().get();
+  if (!r.ok) throw std::runtime_error("cannot add token: " + r.error);
+  return token;
+}
+
+size_t App::load_areas_file(const std::string& path, const std::string& default_kind) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read areas file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  std::vector<AreaProblem> problems;
+  auto features = read_area_features(text, default_kind, problems);
+  std::vector<geo::AreaInput> inputs;
+  inputs.reserve(features.size());
+  for (const auto& f : features) inputs.push_back(f.input);
+  std::vector<geo::AreaError> errors;
+  auto index = std::make_shared<geo::AreaIndex>(geo::AreaIndex::build(inputs, impl_->live.projection(), &errors));
+  for (const auto& p : problems) log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"reason", p.message}});
+  for (const auto& e : errors) log::warn("areas", "invalid geometry skipped", {{"id", e.id}, {"reason", e.reason}});
+  impl_->areas = index;
+  impl_->area_meta = std::move(features);
+  return index->size();
+}
+
+}  // namespace pm

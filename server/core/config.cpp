@@ -1,0 +1,191 @@
+#include "server/core/config.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace pm {
+namespace {
+
+constexpr std::array kKeys = {
+    ConfigKey{"data_dir", "./patrolmap-data", "directory holding the store (SQLite, WAL mode) and nothing else"},
+    ConfigKey{"http.listen", "0.0.0.0:8080", "main port: API, WebSocket, web pages; port 0 picks a free port"},
+    ConfigKey{"http.threads", "0", "I/O threads; 0 = one less than the cores (at least 1): the store writer has its own"},
+    ConfigKey{"http.body_limit_bytes", "8388608", "largest request body accepted (413 body_too_large beyond)"},
+    ConfigKey{"http.header_timeout_s", "10", "time allowed to receive a request's headers"},
+    ConfigKey{"http.body_timeout_s", "30", "time allowed to receive a request's body"},
+    ConfigKey{"http.idle_timeout_s", "60", "keep-alive connections idle longer are closed"},
+    ConfigKey{"http.rate_per_token", "2000", "sustained requests per second per token (429 beyond); 0 = unlimited"},
+    ConfigKey{"http.rate_burst", "4000", "requests a token may send in a burst above the sustained rate"},
+    ConfigKey{"http.web_root", "", "directory of the web pages served at /; empty = the built-in page"},
+    ConfigKey{"nmea.listen", "0.0.0.0:5010", "NMEA 0183 over TCP and UDP"},
+    ConfigKey{"lip.listen", "0.0.0.0:5020", "TETRA PEI over TCP and LIP over UDP"},
+    ConfigKey{"projection.crs", "EPSG:27700", "metric CRS for distances and areas (British National Grid)"},
+    ConfigKey{"live.extent", "-1.62,52.38,-0.40,52.99", "west,south,east,north in degrees where units usually are "
+                                                         "(sizes the nearest-unit grid; default Leicestershire and Rutland)"},
+    ConfigKey{"ingest.future_s", "60", "fixes more than this many seconds ahead of the server clock: future_time"},
+    ConfigKey{"ingest.too_old_s", "86400", "fixes older than this many seconds: too_old; 0 disables the check"},
+    ConfigKey{"ingest.max_batch", "5000", "most pings in one HTTP batch (413 batch_too_large beyond)"},
+    ConfigKey{"ingest.registration", "required", "required: unknown devices are rejected (unknown_device); auto: "
+                                                 "a new device is registered with a unit of the same id"},
+    ConfigKey{"ingest.auto_unit_type", "car", "unit type given to auto-registered units"},
+    ConfigKey{"store.queue_max_pings", "262144", "pings waiting for the store writer; beyond, 503 overloaded with "
+                                                 "Retry-After"},
+    ConfigKey{"store.max_txn_pings", "65536", "most pings group-committed in one transaction"},
+    ConfigKey{"store.synchronous", "normal", "normal: acknowledged pings survive a crash or kill -9 of the daemon; "
+                                             "full: they also survive power loss (fsync per commit)"},
+    ConfigKey{"store.snapshot_interval_s", "5", "how often live state is checkpointed to speed up restart"},
+    ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+template <class T>
+bool to_number(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+ConfigValues::ConfigValues() {
+  for (const auto& k : kKeys) values_.emplace(std::string(k.key), std::string(k.default_value));
+}
+
+std::optional<std::string> ConfigValues::set(std::string_view key, std::string_view value) {
+  auto it = values_.find(key);
+  if (it == values_.end()) return "unknown config key '" + std::string(key) + "'";
+  it->second = std::string(value);
+  return std::nullopt;
+}
+
+const std::string& ConfigValues::get(std::string_view key) const {
+  static const std::string kEmpty;
+  auto it = values_.find(key);
+  return it == values_.end() ? kEmpty : it->second;
+}
+
+std::optional<std::string> ConfigValues::load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot read config file '" + path + "'";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_text(ss.str(), path);
+}
+
+std::optional<std::string> ConfigValues::parse_text(std::string_view text, std::string_view origin) {
+  std::string section;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    auto where = [&] { return std::string(origin) + ":" + std::to_string(line_no) + ": "; };
+    if (line.front() == '[') {
+      if (line.back() != ']') return where() + "unterminated section header";
+      section = std::string(trim(line.substr(1, line.size() - 2)));
+      continue;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) return where() + "expected key = value";
+    std::string key(trim(line.substr(0, eq)));
+    if (!section.empty()) key = section + "." + key;
+    std::string_view value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (auto err = set(key, value)) return where() + *err;
+  }
+  return std::nullopt;
+}
+
+std::optional<HostPort> parse_host_port(std::string_view s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  if (!to_number(s.substr(colon + 1), port) || port > 65535) return std::nullopt;
+  return HostPort{std::string(host), static_cast<uint16_t>(port)};
+}
+
+std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
+  auto bad = [](std::string_view key, const std::string& value, std::string_view want) {
+    return "config " + std::string(key) + " = '" + value + "': expected " + std::string(want);
+  };
+  auto num = [&](std::string_view key, auto& out, auto min, auto max) -> std::optional<std::string> {
+    const std::string& s = v.get(key);
+    if (!to_number(s, out) || out < min || out > max)
+      return bad(key, s, "a number from " + std::to_string(min) + " to " + std::to_string(max));
+    return std::nullopt;
+  };
+  auto addr = [&](std::string_view key, HostPort& out) -> std::optional<std::string> {
+    auto hp = parse_host_port(v.get(key));
+    if (!hp) return bad(key, v.get(key), "HOST:PORT");
+    out = *hp;
+    return std::nullopt;
+  };
+  c.data_dir = v.get("data_dir");
+  if (c.data_dir.empty()) return bad("data_dir", c.data_dir, "a directory");
+  if (auto e = addr("http.listen", c.http_listen)) return e;
+  if (auto e = addr("nmea.listen", c.nmea_listen)) return e;
+  if (auto e = addr("lip.listen", c.lip_listen)) return e;
+  if (auto e = num("http.threads", c.http_threads, 0u, 64u)) return e;
+  if (c.http_threads == 0) c.http_threads = std::max(1u, std::thread::hardware_concurrency() - 1);
+  if (auto e = num("http.body_limit_bytes", c.http_body_limit, size_t{1024}, size_t{1} << 30)) return e;
+  if (auto e = num("http.header_timeout_s", c.http_header_timeout_s, 1u, 3600u)) return e;
+  if (auto e = num("http.body_timeout_s", c.http_body_timeout_s, 1u, 3600u)) return e;
+  if (auto e = num("http.idle_timeout_s", c.http_idle_timeout_s, 1u, 86400u)) return e;
+  if (auto e = num("http.rate_per_token", c.http_rate_per_token, 0.0, 1e9)) return e;
+  if (auto e = num("http.rate_burst", c.http_rate_burst, 0.0, 1e9)) return e;
+  c.http_web_root = v.get("http.web_root");
+  c.projection_crs = v.get("projection.crs");
+  {
+    const std::string& e = v.get("live.extent");
+    std::string_view rest = e;
+    for (int i = 0; i < 4; ++i) {
+      size_t comma = rest.find(',');
+      std::string_view part = trim(rest.substr(0, comma));
+      char* end = nullptr;
+      std::string tmp(part);
+      c.live_extent[i] = std::strtod(tmp.c_str(), &end);
+      if (tmp.empty() || *end != '\0' || (i < 3 && comma == std::string_view::npos))
+        return bad("live.extent", e, "west,south,east,north in degrees");
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (!(c.live_extent[0] < c.live_extent[2] && c.live_extent[1] < c.live_extent[3]))
+      return bad("live.extent", e, "west < east and south < north");
+  }
+  if (auto e = num("ingest.future_s", c.ingest_future_s, int64_t{0}, int64_t{86400 * 365})) return e;
+  if (auto e = num("ingest.too_old_s", c.ingest_too_old_s, int64_t{0}, int64_t{86400} * 36500)) return e;
+  if (auto e = num("ingest.max_batch", c.ingest_max_batch, size_t{1}, size_t{1000000})) return e;
+  const std::string& reg = v.get("ingest.registration");
+  if (reg == "required") c.ingest_registration = Registration::required;
+  else if (reg == "auto") c.ingest_registration = Registration::automatic;
+  else return bad("ingest.registration", reg, "required or auto");
+  c.ingest_auto_unit_type = v.get("ingest.auto_unit_type");
+  if (auto e = num("store.queue_max_pings", c.store_queue_max_pings, size_t{1}, size_t{1} << 30)) return e;
+  if (auto e = num("store.max_txn_pings", c.store_max_txn_pings, size_t{1}, size_t{1} << 24)) return e;
+  const std::string& sync = v.get("store.synchronous");
+  if (sync == "normal") c.store_synchronous = SyncMode::normal;
+  else if (sync == "full") c.store_synchronous = SyncMode::full;
+  else return bad("store.synchronous", sync, "normal or full");
+  if (auto e = num("store.snapshot_interval_s", c.store_snapshot_interval_s, 1u, 3600u)) return e;
+  c.log_level = v.get("log.level");
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+    return bad("log.level", c.log_level, "debug, info, warn or error");
+  return std::nullopt;
+}
+
+}  // namespace pm

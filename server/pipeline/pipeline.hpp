@@ -1,0 +1,45 @@
+#pragma once
+// The one ingest pipeline every channel feeds (SPEC section 3):
+//   validate -> resolve device to unit -> project -> store (group commit)
+//   -> live state -> answer.
+// Decoders (JSON, OsmAnd, NMEA, LIP) only turn bytes into RawPings.
+//
+//   pipeline.submit(pings, positions, std::move(decode_rejections), Channel::json,
+//                   [](IngestOutcome&& o) { /* runs on the store thread, or inline on early failure */ });
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "server/core/config.hpp"
+#include "server/core/metrics.hpp"
+#include "server/ingest/validate.hpp"
+#include "server/state/live_state.hpp"
+#include "server/store/store.hpp"
+
+namespace pm {
+
+struct IngestOutcome {
+  size_t accepted = 0;
+  std::vector<Rejection> rejected;  // sorted by request position
+  std::optional<Error> error;       // the whole batch failed (overloaded, store_failed): nothing stored
+};
+
+class Pipeline {
+ public:
+  Pipeline(const Config& cfg, const Clock& clock, Metrics& metrics, LiveState& live, Store& store);
+
+  // `decode_rejections` are items the decoder already refused; they are
+  // counted and returned with the rest. `done` is called exactly once.
+  void submit(std::span<const RawPing> pings, std::span<const uint32_t> positions,
+              std::vector<Rejection> decode_rejections, Channel channel, std::function<void(IngestOutcome&&)> done);
+
+ private:
+  IngestLimits limits_;
+  ResolveOptions resolve_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  LiveState& live_;
+  Store& store_;
+};
+
+}  // namespace pm

@@ -1,0 +1,359 @@
+#include "server/store/store.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+
+#include "server/core/log.hpp"
+
+namespace pm {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units(
+  idx INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, status TEXT NOT NULL,
+  skills TEXT NOT NULL DEFAULT '', home_area TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS devices(
+  idx INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, unit_idx INTEGER);
+CREATE TABLE IF NOT EXISTS fixes(
+  device INTEGER NOT NULL, unit INTEGER, t INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+  speed REAL, heading REAL, accuracy REAL, channel INTEGER NOT NULL, flags INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS fixes_t_device ON fixes(t, device);
+CREATE TABLE IF NOT EXISTS live_checkpoint(
+  unit INTEGER PRIMARY KEY, device INTEGER NOT NULL, t INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+  speed REAL, heading REAL, accuracy REAL, channel INTEGER NOT NULL, flags INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens(
+  hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, device TEXT, created_ms INTEGER NOT NULL);
+)sql";
+
+constexpr int64_t kFlagEmergency = 1;
+
+std::string join_skills(const std::vector<std::string>& skills) {
+  std::string s;
+  for (const auto& k : skills) {
+    if (!s.empty()) s.push_back(';');
+    s.append(k);
+  }
+  return s;
+}
+
+std::vector<std::string> split_skills(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find(';', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Reads the fix columns (device, unit, t, lat, lon, speed, heading, accuracy, channel, flags) from `first`.
+Fix read_fix(const sql::Stmt& st, int first, const geo::Projection& proj) {
+  Fix f;
+  f.device = static_cast<uint32_t>(st.i64(first));
+  f.unit = st.is_null(first + 1) ? kNoIndex : static_cast<uint32_t>(st.i64(first + 1));
+  f.t = st.i64(first + 2);
+  f.lat = st.f64(first + 3);
+  f.lon = st.f64(first + 4);
+  f.speed_mps = static_cast<float>(st.f64_or_nan(first + 5));
+  f.heading_deg = static_cast<float>(st.f64_or_nan(first + 6));
+  f.accuracy_m = static_cast<float>(st.f64_or_nan(first + 7));
+  auto ch = st.i64(first + 8);
+  f.channel = ch >= 0 && ch < static_cast<int64_t>(kChannelCount) ? static_cast<Channel>(ch) : Channel::json;
+  f.emergency = (st.i64(first + 9) & kFlagEmergency) != 0;
+  f.xy = proj.forward(geo::LonLat{f.lon, f.lat});
+  return f;
+}
+
+// Binds a fix to columns starting at `first` in the same order as read_fix.
+void bind_fix(sql::Stmt& st, int first, const Fix& f) {
+  st.bind(first, static_cast<int64_t>(f.device));
+  if (f.unit == kNoIndex) st.bind_null(first + 1);
+  else st.bind(first + 1, static_cast<int64_t>(f.unit));
+  st.bind(first + 2, f.t).bind(first + 3, f.lat).bind(first + 4, f.lon);
+  st.bind_opt(first + 5, f.speed_mps).bind_opt(first + 6, f.heading_deg).bind_opt(first + 7, f.accuracy_m);
+  st.bind(first + 8, static_cast<int64_t>(f.channel)).bind(first + 9, f.emergency ? kFlagEmergency : 0);
+}
+
+}  // namespace
+
+std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return "cannot create data_dir " + data_dir + ": " + ec.message();
+  if (auto e = db.open((std::filesystem::path(data_dir) / "patrolmap.db").string())) return e;
+  if (auto e = db.exec("PRAGMA journal_mode=WAL")) return e;
+  if (auto e = db.exec(sync == SyncMode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) return e;
+  if (auto e = db.exec("PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=OFF")) return e;
+  if (auto e = db.exec(kSchema)) return "schema: " + *e;
+  return std::nullopt;
+}
+
+Store::Store(StoreOptions opt, Metrics& metrics) : opt_(std::move(opt)), metrics_(metrics) {}
+
+std::unique_ptr<Store> Store::open(const StoreOptions& opt, Metrics& metrics) {
+  std::unique_ptr<Store> s(new Store(opt, metrics));
+  if (auto e = open_store_db(s->db_, opt.data_dir, opt.sync)) throw std::runtime_error(*e);
+  auto prep = [&](sql::Stmt& st, std::string_view q) {
+    st = s->db_.prepare(q);
+    if (!st.ok()) throw std::runtime_error("prepare: " + st.error());
+  };
+  prep(s->ins_fix_, "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?)");
+  prep(s->ins_unit_, "INSERT OR IGNORE INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?)");
+  prep(s->ins_device_, "INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
+                       "ON CONFLICT(idx) DO NOTHING");
+  prep(s->ins_snap_, "INSERT OR REPLACE INTO live_checkpoint(unit,device,t,lat,lon,speed,heading,accuracy,"
+                     "channel,flags) VALUES(?,?,?,?,?,?,?,?,?,?)");
+  return s;
+}
+
+Store::~Store() { stop(); }
+
+void Store::load(LiveState& live) {
+  const auto& proj = live.projection();
+  {
+    auto st = db_.prepare("SELECT idx,id,type,status,skills,home_area FROM units ORDER BY idx");
+    while (st.step() == SQLITE_ROW) {
+      UnitRecord u;
+      u.index = static_cast<uint32_t>(st.i64(0));
+      u.id = st.text(1);
+      u.fields.type = st.text(2);
+      u.fields.status = parse_unit_status(st.text(3)).value_or(UnitStatus::available);
+      u.fields.skills = split_skills(st.text(4));
+      u.fields.home_area = st.text(5);
+      live.load_unit(std::move(u));
+    }
+  }
+  {
+    auto st = db_.prepare("SELECT idx,id,kind,unit_idx FROM devices ORDER BY idx");
+    while (st.step() == SQLITE_ROW) {
+      DeviceRecord d;
+      d.index = static_cast<uint32_t>(st.i64(0));
+      d.id = st.text(1);
+      d.kind = parse_device_kind(st.text(2)).value_or(DeviceKind::avl);
+      d.unit = st.is_null(3) ? kNoIndex : static_cast<uint32_t>(st.i64(3));
+      live.load_device(std::move(d));
+    }
+  }
+  int64_t from_rowid = 0;
+  {
+    auto st = db_.prepare("SELECT value FROM meta WHERE key='checkpoint_rowid'");
+    if (st.step() == SQLITE_ROW) from_rowid = std::stoll(st.text(0));
+  }
+  std::vector<Fix> fixes;
+  {
+    auto st = db_.prepare("SELECT device,unit,t,lat,lon,speed,heading,accuracy,channel,flags FROM live_checkpoint");
+    while (st.step() == SQLITE_ROW) fixes.push_back(read_fix(st, 0, proj));
+  }
+  size_t checkpointed = fixes.size();
+  {
+    // Fixes committed after the checkpoint: at most snapshot_interval_s of ingest.
+    auto st = db_.prepare("SELECT device,unit,t,lat,lon,speed,heading,accuracy,channel,flags FROM fixes "
+                          "WHERE rowid > ? ORDER BY rowid");
+    st.bind(1, from_rowid);
+    while (st.step() == SQLITE_ROW) fixes.push_back(read_fix(st, 0, proj));
+  }
+  std::vector<uint8_t> stored(fixes.size(), 1);
+  live.apply(fixes, stored, NewRecords{});
+  live.take_changed_units();  // what was loaded is already checkpointed or in the replayed tail
+  checkpoint_all_next_ = true;
+  log::info("store", "recovered", {{"units", std::to_string(live.units_view().size())},
+                                   {"checkpointed_units", std::to_string(checkpointed)},
+                                   {"replayed_fixes", std::to_string(fixes.size() - checkpointed)}});
+}
+
+void Store::start(LiveState& live, std::function<void(sql::Db&)> on_external_change) {
+  live_ = &live;
+  on_external_change_ = std::move(on_external_change);
+  writer_ = std::thread([this] { run(); });
+}
+
+void Store::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !writer_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool Store::submit(std::unique_ptr<PingJob>& job) {
+  size_t n = job->fixes.size();
+  {
+    std::lock_guard lock(mu_);
+    // A single batch larger than the whole queue is still let in when the
+    // queue is empty, so any batch the API allowed can eventually pass.
+    if (stopping_ || (queued_pings_ + n > opt_.queue_max_pings && queued_pings_ > 0)) return false;
+    queued_pings_ += n;
+    queue_.emplace_back(std::move(job));
+  }
+  metrics_.store_queue_pings.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+  cv_.notify_one();
+  return true;
+}
+
+void Store::submit(WriteJob job) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.emplace_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+size_t Store::queued_pings() const {
+  std::lock_guard lock(mu_);
+  return queued_pings_;
+}
+
+void Store::run() {
+  using clock = std::chrono::steady_clock;
+  auto next_checkpoint = clock::now() + std::chrono::seconds(opt_.snapshot_interval_s);
+  std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>> group;
+  for (;;) {
+    bool stop_now = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, std::min(next_checkpoint, clock::now() + std::chrono::seconds(1)),
+                     [&] { return stopping_ || !queue_.empty(); });
+      size_t pings = 0;
+      while (!queue_.empty()) {
+        auto& front = queue_.front();
+        size_t n = std::holds_alternative<std::unique_ptr<PingJob>>(front)
+                       ? std::get<std::unique_ptr<PingJob>>(front)->fixes.size()
+                       : 0;
+        if (!group.empty() && pings + n > opt_.max_txn_pings) break;
+        pings += n;
+        group.push_back(std::move(front));
+        queue_.pop_front();
+      }
+      queued_pings_ -= pings;
+      metrics_.store_queue_pings.fetch_sub(static_cast<int64_t>(pings), std::memory_order_relaxed);
+      stop_now = stopping_ && queue_.empty() && group.empty();
+    }
+    // Another process (tokens add) committed: let the owner reload.
+    {
+      auto st = db_.prepare("PRAGMA data_version");
+      if (st.step() == SQLITE_ROW && st.i64(0) != data_version_) {
+        data_version_ = st.i64(0);
+        if (on_external_change_) on_external_change_(db_);
+      }
+    }
+    bool checkpoint_due = clock::now() >= next_checkpoint || stop_now;
+    if (checkpoint_due) {
+      next_checkpoint = clock::now() + std::chrono::seconds(opt_.snapshot_interval_s);
+      if (auto e = write_checkpoint(checkpoint_all_next_)) log::error("store", "checkpoint failed", {{"error", *e}});
+    }
+    if (!group.empty()) {
+      commit_group(group);
+      group.clear();
+    }
+    if (stop_now) break;
+  }
+}
+
+std::optional<std::string> Store::insert_pings(PingJob& job) {
+  for (const auto& u : job.created.units) {
+    ins_unit_.bind(1, static_cast<int64_t>(u.index)).bind(2, u.id).bind(3, u.fields.type)
+        .bind(4, unit_status_name(u.fields.status)).bind(5, join_skills(u.fields.skills)).bind(6, u.fields.home_area);
+    int rc = ins_unit_.step();
+    ins_unit_.reset();
+    if (rc != SQLITE_DONE) return "insert unit: " + db_.errmsg();
+  }
+  for (const auto& d : job.created.devices) {
+    ins_device_.bind(1, static_cast<int64_t>(d.index)).bind(2, d.id).bind(3, device_kind_name(d.kind));
+    if (d.unit == kNoIndex) ins_device_.bind_null(4);
+    else ins_device_.bind(4, static_cast<int64_t>(d.unit));
+    int rc = ins_device_.step();
+    ins_device_.reset();
+    if (rc != SQLITE_DONE) return "insert device: " + db_.errmsg();
+  }
+  job.stored.assign(job.fixes.size(), 0);
+  for (size_t i = 0; i < job.fixes.size(); ++i) {
+    bind_fix(ins_fix_, 1, job.fixes[i]);
+    int rc = ins_fix_.step();
+    ins_fix_.reset();
+    if (rc != SQLITE_DONE) return "insert fix: " + db_.errmsg();
+    job.stored[i] = db_.changes() > 0 ? 1 : 0;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Store::write_checkpoint(bool all) {
+  // Called between transactions: live state reflects exactly the fixes up to
+  // the last committed rowid, because `done` callbacks ran on this thread.
+  std::vector<UnitRecord> units = all ? live_->units_view() : live_->take_changed_units();
+  if (all) live_->take_changed_units();
+  if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
+  for (const auto& u : units) {
+    if (!u.has_fix) continue;
+    // live_checkpoint's key is the unit; the fix's own unit column is that key.
+    bind_fix(ins_snap_, 1, u.last);
+    ins_snap_.bind(1, static_cast<int64_t>(u.index)).bind(2, static_cast<int64_t>(u.last.device));
+    int rc = ins_snap_.step();
+    ins_snap_.reset();
+    if (rc != SQLITE_DONE) {
+      std::string e = db_.errmsg();
+      db_.exec("ROLLBACK");
+      checkpoint_all_next_ = true;
+      return e;
+    }
+  }
+  auto st = db_.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('checkpoint_rowid', (SELECT COALESCE(MAX(rowid),0) FROM fixes))");
+  if (st.step() != SQLITE_DONE || db_.exec("COMMIT")) {
+    std::string e = db_.errmsg();
+    db_.exec("ROLLBACK");
+    checkpoint_all_next_ = true;
+    return e;
+  }
+  checkpoint_all_next_ = false;
+  return std::nullopt;
+}
+
+void Store::commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>>& group) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::optional<std::string> failure = db_.exec("BEGIN IMMEDIATE");
+  std::vector<std::optional<std::string>> write_errors(group.size());
+  size_t pings = 0;
+  for (size_t i = 0; i < group.size() && !failure; ++i) {
+    if (auto* pj = std::get_if<std::unique_ptr<PingJob>>(&group[i])) {
+      failure = insert_pings(**pj);
+      pings += (*pj)->fixes.size();
+    } else {
+      auto& wj = std::get<WriteJob>(group[i]);
+      if ((failure = db_.exec("SAVEPOINT job"))) break;
+      write_errors[i] = wj.apply(db_);
+      if (write_errors[i]) failure = db_.exec("ROLLBACK TO job");
+      if (!failure) failure = db_.exec("RELEASE job");
+    }
+  }
+  if (!failure) failure = db_.exec("COMMIT");
+  if (failure) {
+    db_.exec("ROLLBACK");
+    checkpoint_all_next_ = true;
+    log::error("store", "group commit failed", {{"error", *failure}, {"pings", std::to_string(pings)}});
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  metrics_.store_commit.observe(secs);
+  metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < group.size(); ++i) {
+    StoreResult r;
+    if (failure) {
+      r.ok = false;
+      r.error = *failure;
+    }
+    if (auto* pj = std::get_if<std::unique_ptr<PingJob>>(&group[i])) {
+      if ((*pj)->done) (*pj)->done(**pj, r);
+    } else {
+      auto& wj = std::get<WriteJob>(group[i]);
+      if (!failure && write_errors[i]) r = StoreResult{false, *write_errors[i]};
+      if (wj.done) wj.done(r);
+    }
+  }
+}
+
+}  // namespace pm

@@ -1,0 +1,117 @@
+#pragma once
+// The embedded store: one SQLite database in WAL mode under data_dir, written
+// by a single writer thread that group-commits whatever is queued.
+//
+// Why this shape (numbers in docs/performance.md): fixes are appended in
+// arrival order to a rowid table, which SQLite writes at ~1M rows/s; the only
+// index is UNIQUE(t, device). Pings arrive near real time, so that index
+// grows at its right edge and still takes 200-480k rows/s; it gives the exact
+// `duplicate` rule for free through INSERT OR IGNORE. A (device, t) clustered
+// key instead measured 28k rows/s because every row lands on a random page.
+//
+// Durability: a job's `done` runs only after its transaction committed. With
+// synchronous=NORMAL a committed transaction is in the WAL file and survives
+// kill -9 of the daemon; synchronous=FULL adds an fsync per group commit for
+// power loss.
+//
+//   auto store = Store::open(opts, metrics);          // throws on startup failure
+//   store->load(live);                                  // recovery, before serving
+//   store->start(live);                                 // writer thread
+//   auto job = std::make_unique<PingJob>(); ... job->done = [](PingJob& j, const StoreResult& r) {...};
+//   if (!store->submit(job)) answer 503 (queue full; job still yours)
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "server/core/config.hpp"
+#include "server/core/metrics.hpp"
+#include "server/state/live_state.hpp"
+#include "server/store/sqlite.hpp"
+
+namespace pm {
+
+struct StoreOptions {
+  std::string data_dir;
+  SyncMode sync = SyncMode::normal;
+  size_t queue_max_pings = 262144;
+  size_t max_txn_pings = 65536;
+  unsigned snapshot_interval_s = 5;
+};
+
+struct StoreResult {
+  bool ok = true;
+  std::string error;  // when !ok: nothing of the job was stored
+};
+
+struct PingJob {
+  std::vector<Fix> fixes;
+  std::vector<uint8_t> stored;  // filled by the writer: 1 stored, 0 duplicate
+  NewRecords created;           // rows to insert with the fixes
+  // Runs on the writer thread after commit (or failure), in commit order.
+  std::function<void(PingJob&, const StoreResult&)> done;
+};
+
+// A registry or admin change: runs inside the group transaction (in its own
+// savepoint) on the writer thread; returns an error message to roll it back.
+struct WriteJob {
+  std::function<std::optional<std::string>(sql::Db&)> apply;
+  std::function<void(const StoreResult&)> done;
+};
+
+class Store {
+ public:
+  // Creates data_dir and the schema if needed. Throws std::runtime_error.
+  static std::unique_ptr<Store> open(const StoreOptions& opt, Metrics& metrics);
+  ~Store();
+
+  // Rebuilds units, devices and live positions (checkpoint + replay of the
+  // fixes committed after it). Call before start().
+  void load(LiveState& live);
+  // Starts the writer. `on_external_change` runs on the writer thread with its
+  // connection when another process committed (e.g. `patrolmapd tokens add`),
+  // and once at start.
+  void start(LiveState& live, std::function<void(sql::Db&)> on_external_change);
+  // Drains the queue and stops the writer.
+  void stop();
+
+  // False when the queue is full: the job stays with the caller.
+  bool submit(std::unique_ptr<PingJob>& job);
+  void submit(WriteJob job);
+
+  size_t queued_pings() const;
+
+ private:
+  Store(StoreOptions opt, Metrics& metrics);
+  void run();
+  void commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>>& group);
+  std::optional<std::string> insert_pings(PingJob& job);
+  std::optional<std::string> write_checkpoint(bool all);
+
+  StoreOptions opt_;
+  Metrics& metrics_;
+  sql::Db db_;
+  sql::Stmt ins_fix_, ins_unit_, ins_device_, ins_snap_;
+  LiveState* live_ = nullptr;
+  std::function<void(sql::Db&)> on_external_change_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::variant<std::unique_ptr<PingJob>, WriteJob>> queue_;
+  size_t queued_pings_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+  int64_t data_version_ = -1;
+  bool checkpoint_all_next_ = true;
+};
+
+// Schema creation shared with the `tokens add` command.
+std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync);
+
+}  // namespace pm
