@@ -1,0 +1,64 @@
+# Patrolmap: the two commands are `make demo` and `make test` (README.md).
+# Each installs what is missing (Debian packages), builds, and runs.
+
+SHELL := /bin/bash
+PATROLMAP_DATA ?= $(abspath ../shared/data)
+export PATROLMAP_DATA
+JOBS ?= $(shell nproc)
+CMAKE_COMMON := -G Ninja
+RELEASE := build/release
+ASAN := build/asan
+
+.PHONY: all deps data build build-asan test test-unit test-integration demo bench clean format help
+
+all: build
+
+help:
+	@echo "make demo    install deps, build, run patrolmapd with the Rutland demo on :8080"
+	@echo "make test    install deps, build (ASan+UBSan), run unit and integration tests"
+	@echo "make bench   build release, run micro-benchmarks and the ingest load driver"
+	@echo "make build   release build only;  make clean  remove build/"
+	@echo "PATROLMAP_DATA=$(PATROLMAP_DATA)"
+
+deps:
+	@scripts/install-deps.sh
+
+data:
+	@scripts/check-data.sh
+
+$(RELEASE)/build.ninja:
+	cmake -S . -B $(RELEASE) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release
+
+$(ASAN)/build.ninja:
+	cmake -S . -B $(ASAN) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATROLMAP_SANITIZE=ON -DPATROLMAP_BUILD_BENCH=OFF
+
+build: deps $(RELEASE)/build.ninja
+	cmake --build $(RELEASE) -j $(JOBS)
+
+build-asan: deps $(ASAN)/build.ninja
+	cmake --build $(ASAN) -j $(JOBS)
+
+# Unit and integration suites run under AddressSanitizer + UBSan.
+test: deps data build-asan
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-unit: build-asan
+	cd $(ASAN) && ctest --output-on-failure -L unit -j $(JOBS)
+
+test-integration: build-asan
+	cd $(ASAN) && ctest --output-on-failure -L integration -j $(JOBS)
+
+demo: deps data build
+	$(RELEASE)/bin/patrolmapd --demo --listen 0.0.0.0:8080
+
+bench: data
+	@scripts/install-deps.sh bench
+	@$(MAKE) --no-print-directory build
+	tools/bench/run-bench.sh $(RELEASE)
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
