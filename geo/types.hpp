@@ -1,7 +1,7 @@
 #pragma once
 // Strong coordinate types: WGS84 degrees and projected metres never mix.
 //
-//   pm::geo::LonLat ll{-1.1398, 52.6369};         // Leicester clock tower
+//   pm::geo::LonLat ll{-1.1350, 52.6366};         // Leicester clock tower
 //   pm::geo::XY p = projection.forward(ll);         // British National Grid metres
 #include <cmath>
 #include <limits>

@@ -1,0 +1,79 @@
+#pragma once
+// Test/benchmark helper: reads GeoJSON Polygon/MultiPolygon features into
+// pm::geo::AreaInput (geo/ itself never parses JSON).
+//
+//   auto wards = pm::test::load_areas(dir + "/boundaries/rutland-parishes.geojson", "ref:gss");
+//
+// Accepts a FeatureCollection file or GeoJSON Lines (one Feature per line).
+// The id is the string property `id_property`. Throws on unreadable files or
+// malformed JSON: tests should fail loudly on broken fixtures.
+#include <rapidjson/document.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "geo/area_index.hpp"
+
+namespace pm::test {
+
+inline std::vector<geo::LonLat> read_ring(const rapidjson::Value& ring) {
+  std::vector<geo::LonLat> out;
+  for (const auto& pt : ring.GetArray()) out.push_back({pt[0].GetDouble(), pt[1].GetDouble()});
+  return out;
+}
+
+inline geo::PolygonRings read_polygon(const rapidjson::Value& rings) {
+  geo::PolygonRings p;
+  for (const auto& r : rings.GetArray()) p.rings.push_back(read_ring(r));
+  return p;
+}
+
+inline geo::AreaInput read_feature(const rapidjson::Value& f, const char* id_property) {
+  geo::AreaInput a;
+  const auto& props = f["properties"];
+  if (!props.HasMember(id_property) || !props[id_property].IsString()) {
+    throw std::runtime_error(std::string("feature without string property ") + id_property);
+  }
+  a.id = props[id_property].GetString();
+  const auto& g = f["geometry"];
+  const std::string type = g["type"].GetString();
+  if (type == "Polygon") {
+    a.polygons.push_back(read_polygon(g["coordinates"]));
+  } else if (type == "MultiPolygon") {
+    for (const auto& p : g["coordinates"].GetArray()) a.polygons.push_back(read_polygon(p));
+  } else {
+    throw std::runtime_error("unsupported geometry type " + type);
+  }
+  return a;
+}
+
+inline std::vector<geo::AreaInput> load_areas(const std::string& path, const char* id_property) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  std::vector<geo::AreaInput> out;
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("type") &&
+      std::string(doc["type"].GetString()) == "FeatureCollection") {
+    for (const auto& f : doc["features"].GetArray()) out.push_back(read_feature(f, id_property));
+    return out;
+  }
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    rapidjson::Document f;
+    f.Parse(line.c_str());
+    if (f.HasParseError()) throw std::runtime_error("bad GeoJSON line in " + path);
+    out.push_back(read_feature(f, id_property));
+  }
+  return out;
+}
+
+}  // namespace pm::test

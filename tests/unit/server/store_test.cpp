@@ -1,0 +1,169 @@
+#include "server/store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace pm {
+namespace {
+
+struct Harness {
+  explicit Harness(const std::string& dir, size_t queue_max = 262144) {
+    StoreOptions o;
+    o.data_dir = dir;
+    o.queue_max_pings = queue_max;
+    store = Store::open(o, metrics);
+    store->load(live);
+  }
+  void start() {
+    store->start(live, [](sql::Db&) {});
+  }
+  // Resolves, submits and waits for the commit; returns stored flags.
+  std::vector<uint8_t> put(const std::vector<RawPing>& pings) {
+    auto job = std::make_unique<PingJob>();
+    std::vector<uint32_t> positions(pings.size()), fix_pos;
+    std::vector<Rejection> rej;
+    ResolveOptions opt;
+    opt.auto_register = true;
+    live.resolve(pings, positions, Channel::json, opt, job->fixes, fix_pos, rej, job->created);
+    std::promise<std::vector<uint8_t>> done;
+    job->done = [&](PingJob& j, const StoreResult& r) {
+      EXPECT_TRUE(r.ok) << r.error;
+      live.apply(j.fixes, j.stored, j.created);
+      done.set_value(j.stored);
+    };
+    EXPECT_TRUE(store->submit(job));
+    return done.get_future().get();
+  }
+  Metrics metrics;
+  LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+  std::unique_ptr<Store> store;
+};
+
+RawPing ping(std::string_view dev, EpochMs t, double lat, double lon) {
+  RawPing p;
+  p.device = dev;
+  p.t = t;
+  p.lat = lat;
+  p.lon = lon;
+  p.speed_mps = 4.5f;
+  return p;
+}
+
+int64_t count_fixes(const std::string& dir) {
+  sql::Db db;
+  EXPECT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
+  auto st = db.prepare("SELECT COUNT(*) FROM fixes");
+  st.step();
+  return st.i64(0);
+}
+
+TEST(Store, DuplicatesAreDetectedByTheIndex) {
+  test::TempDir dir;
+  Harness h(dir.path());
+  h.start();
+  auto s1 = h.put({ping("A", 1000, 52.6, -1.1), ping("A", 1000, 52.7, -1.1), ping("B", 1000, 52.6, -1.1)});
+  EXPECT_EQ(s1, (std::vector<uint8_t>{1, 0, 1}));  // same device+time in one batch
+  auto s2 = h.put({ping("B", 1000, 52.0, -1.0), ping("B", 999, 52.0, -1.0)});
+  EXPECT_EQ(s2, (std::vector<uint8_t>{0, 1}));  // across batches; out of order is stored
+  h.store->stop();
+  EXPECT_EQ(count_fixes(dir.path()), 3);
+}
+
+TEST(Store, RecoversUnitsAndPositionsFromCheckpointAndTail) {
+  test::TempDir dir;
+  {
+    Harness h(dir.path());
+    h.start();
+    h.put({ping("A", 1000, 52.60, -1.10), ping("B", 1000, 52.50, -1.00)});
+    h.put({ping("A", 3000, 52.61, -1.11), ping("A", 2000, 52.99, -1.99)});  // out of order last
+    h.store->stop();  // writes a final checkpoint
+  }
+  {
+    Harness h(dir.path());
+    auto a = h.live.unit(*h.live.find_unit("A"));
+    ASSERT_TRUE(a && a->has_fix);
+    EXPECT_EQ(a->last.t, 3000);
+    EXPECT_DOUBLE_EQ(a->last.lat, 52.61);
+    EXPECT_FLOAT_EQ(a->last.speed_mps, 4.5f);
+    EXPECT_EQ(h.live.unit(*h.live.find_unit("B"))->last.t, 1000);
+    // New pings after recovery keep working and still see old duplicates.
+    h.start();
+    EXPECT_EQ(h.put({ping("A", 3000, 1, 1), ping("A", 4000, 52.62, -1.12)}), (std::vector<uint8_t>{0, 1}));
+  }
+}
+
+TEST(Store, RecoversWithoutACheckpoint) {
+  test::TempDir dir;
+  {
+    Harness h(dir.path());
+    h.start();
+    h.put({ping("A", 5000, 52.60, -1.10)});
+    h.store->stop();
+  }
+  {
+    // Drop the checkpoint: recovery must replay every fix.
+    sql::Db db;
+    ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+    ASSERT_FALSE(db.exec("DELETE FROM live_checkpoint; DELETE FROM meta").has_value());
+  }
+  Harness h(dir.path());
+  auto a = h.live.unit(*h.live.find_unit("A"));
+  ASSERT_TRUE(a && a->has_fix);
+  EXPECT_EQ(a->last.t, 5000);
+}
+
+TEST(Store, FullQueueRefusesAndKeepsTheJob) {
+  test::TempDir dir;
+  Harness h(dir.path(), /*queue_max=*/2);
+  // Writer not started: jobs stay queued.
+  auto make = [&](std::string_view dev, int n) {
+    auto job = std::make_unique<PingJob>();
+    for (int i = 0; i < n; ++i) {
+      Fix f;
+      f.device = 0;
+      f.t = i;
+      job->fixes.push_back(f);
+    }
+    (void)dev;
+    job->done = [](PingJob&, const StoreResult&) {};
+    return job;
+  };
+  auto j1 = make("A", 2);
+  EXPECT_TRUE(h.store->submit(j1));
+  EXPECT_EQ(j1, nullptr);
+  auto j2 = make("A", 1);
+  EXPECT_FALSE(h.store->submit(j2));
+  ASSERT_NE(j2, nullptr);  // still the caller's: nothing silently dropped
+  EXPECT_EQ(h.store->queued_pings(), 2u);
+}
+
+TEST(Store, FailedWriteJobRollsBackOnlyItself) {
+  test::TempDir dir;
+  Harness h(dir.path());
+  h.start();
+  std::promise<StoreResult> bad, good;
+  h.store->submit(WriteJob{[](sql::Db& db) -> std::optional<std::string> {
+                             (void)db.exec("INSERT INTO meta(key,value) VALUES('x','1')");
+                             return std::string("refused");
+                           },
+                           [&](const StoreResult& r) { bad.set_value(r); }});
+  h.store->submit(WriteJob{[](sql::Db& db) { return db.exec("INSERT INTO meta(key,value) VALUES('y','2')"); },
+                           [&](const StoreResult& r) { good.set_value(r); }});
+  auto rb = bad.get_future().get();
+  auto rg = good.get_future().get();
+  EXPECT_FALSE(rb.ok);
+  EXPECT_EQ(rb.error, "refused");
+  EXPECT_TRUE(rg.ok);
+  h.store->stop();
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  auto st = db.prepare("SELECT group_concat(key) FROM meta WHERE key IN ('x','y')");
+  st.step();
+  EXPECT_EQ(st.text(0), "y");
+}
+
+}  // namespace
+}  // namespace pm
