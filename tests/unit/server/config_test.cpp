@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace pm {
 namespace {
 
@@ -67,6 +70,25 @@ TEST(Config, HostPort) {
   EXPECT_EQ(parse_host_port("0.0.0.0:5010")->port, 5010);
   EXPECT_FALSE(parse_host_port(":80").has_value());
   EXPECT_FALSE(parse_host_port("x:").has_value());
+}
+
+}  // namespace
+}  // namespace pm
+
+namespace pm {
+namespace {
+
+// docs/operations.md documents every key with its default; keep them in step.
+TEST(Config, EveryKeyIsDocumentedWithItsDefault) {
+  std::ifstream in(std::string(PATROLMAP_SOURCE_DIR) + "/docs/operations.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  for (const auto& k : config_keys()) {
+    std::string row = "| `" + std::string(k.key) + "` | `" + std::string(k.default_value) + "` |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "docs/operations.md lacks the row: " << row;
+  }
 }
 
 }  // namespace
