@@ -9,7 +9,7 @@ CMAKE_COMMON := -G Ninja
 RELEASE := build/release
 ASAN := build/asan
 
-.PHONY: all deps data build build-asan test test-unit test-integration demo bench clean format help
+.PHONY: all deps data build build-daemon build-asan test test-unit test-integration demo bench clean format help
 
 all: build
 
@@ -49,7 +49,10 @@ test-unit: build-asan
 test-integration: build-asan
 	cd $(ASAN) && ctest --output-on-failure -L integration -j $(JOBS)
 
-demo: deps data build
+build-daemon: deps $(RELEASE)/build.ninja
+	cmake --build $(RELEASE) -j $(JOBS) --target patrolmapd
+
+demo: deps data build-daemon
 	$(RELEASE)/bin/patrolmapd --demo --listen 0.0.0.0:8080
 
 bench: data
