@@ -8,8 +8,10 @@ JOBS ?= $(shell nproc)
 CMAKE_COMMON := -G Ninja
 RELEASE := build/release
 ASAN := build/asan
+FUZZ := build/fuzz
+FUZZ_SECONDS ?= 600
 
-.PHONY: all deps data build build-daemon build-asan test test-unit test-integration demo bench clean format help
+.PHONY: all deps data build build-daemon build-asan build-fuzz fuzz fuzz-smoke test test-unit test-integration demo bench clean format help
 
 all: build
 
@@ -17,6 +19,7 @@ help:
 	@echo "make demo    install deps, build, run patrolmapd with the Rutland demo on :8080"
 	@echo "make test    install deps, build (ASan+UBSan), run unit and integration tests"
 	@echo "make bench   build release, run micro-benchmarks and the ingest load driver"
+	@echo "make fuzz    every decoder under libFuzzer, FUZZ_SECONDS each (default 600)"
 	@echo "make build   release build only;  make clean  remove build/"
 	@echo "PATROLMAP_DATA=$(PATROLMAP_DATA)"
 
@@ -38,10 +41,26 @@ build: deps $(RELEASE)/build.ninja
 build-asan: deps $(ASAN)/build.ninja
 	cmake --build $(ASAN) -j $(JOBS)
 
-# Unit and integration suites run under AddressSanitizer + UBSan.
+$(FUZZ)/build.ninja:
+	CXX=clang++-14 cmake -S . -B $(FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATROLMAP_FUZZ=ON
+
+build-fuzz: deps $(FUZZ)/build.ninja
+	cmake --build $(FUZZ) -j $(JOBS)
+
+# Every decoder under libFuzzer for FUZZ_SECONDS each (default 10 minutes).
+fuzz: data build-fuzz
+	scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+# The CI regression check: each fuzz target briefly on its corpus.
+fuzz-smoke: data build-fuzz
+	scripts/fuzz.sh $(FUZZ) 30
+
+# Unit and integration suites run under AddressSanitizer + UBSan, then the
+# fuzz targets briefly.
 test: deps data build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 test-unit: build-asan
 	cd $(ASAN) && ctest --output-on-failure -L unit -j $(JOBS)

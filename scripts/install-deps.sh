@@ -18,6 +18,8 @@ build_pkgs=(
   googletest libgtest-dev libgmock-dev
   libbenchmark-dev
   curl                        # used by the demo and tests as an HTTP client
+  clang-14 libclang-rt-14-dev # libFuzzer targets (make fuzz, make test's fuzz smoke run)
+  sqlite3                     # inspecting the store by hand
 )
 bench_pkgs=( redis-server redis-tools )
 

@@ -6,6 +6,7 @@
 
 #include "server/core/log.hpp"
 #include "server/core/time_format.hpp"
+#include "server/ingest/osmand.hpp"
 
 namespace pm {
 namespace {
@@ -13,13 +14,6 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void write_sv(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
-  return true;
-}
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -73,6 +67,36 @@ void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>*
       if (d.unit == u.index) write_sv(w, d.id);
     w.EndArray();
   }
+  w.EndObject();
+}
+
+// The value of `name` in the query string of `target` (not decoded: tokens are URL-safe).
+std::string_view query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=')
+      return kv.substr(name.size() + 1);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+  }
+  return {};
+}
+
+void write_outcome(Writer& w, const IngestOutcome& o) {
+  w.StartObject();
+  w.Key("accepted"); w.Uint64(o.accepted);
+  w.Key("rejected"); w.StartArray();
+  for (const auto& r : o.rejected) {
+    w.StartObject();
+    w.Key("index"); w.Uint(r.index);
+    w.Key("code"); write_sv(w, error_code(r.code));
+    w.Key("message"); write_sv(w, r.detail.empty() ? error_info(r.code).message : r.detail);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -151,11 +175,17 @@ void Api::handle(Request&& req, Respond respond) {
     id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
     return id.find('/') == std::string_view::npos;
   };
-  enum class Ep { none, pings, units, unit, unit_status, devices, device, metrics } ep = Ep::none;
+  enum class Ep { none, pings, osmand, rota, units, unit, unit_status, devices, device, metrics } ep = Ep::none;
   std::vector<Route> routes;
   if (path == "/api/v1/pings") {
     ep = Ep::pings;
     routes = {{http::verb::post, kSenders}};
+  } else if (path == "/osmand") {
+    ep = Ep::osmand;
+    routes = {{http::verb::get, kSenders}, {http::verb::post, kSenders}};
+  } else if (path == "/api/v1/rota") {
+    ep = Ep::rota;
+    routes = {{http::verb::post, role_bit(Role::admin) | role_bit(Role::sergeant)}};
   } else if (path == "/api/v1/units") {
     ep = Ep::units;
     routes = {{http::verb::get, kStaff}};
@@ -179,9 +209,19 @@ void Api::handle(Request&& req, Respond respond) {
   const Route* route = nullptr;
   for (const auto& r : routes)
     if (r.method == method) route = &r;
-  if (!route) return fail(Errc::method_not_allowed);
+  if (!route) {
+    d_.metrics.error(Errc::method_not_allowed);
+    Response res = error_response(Error{Errc::method_not_allowed, {}}, v, ka);
+    std::string allow;
+    for (const auto& r : routes) allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(r.method));
+    res.set(http::field::allow, allow);
+    return respond(std::move(res));
+  }
 
   auto who = d_.auth.authenticate(req[http::field::authorization]);
+  // Phone tracking apps (OsmAnd, Traccar Client) cannot set headers; they put
+  // the token in the URL they are given. Only this endpoint accepts that.
+  if (!who && ep == Ep::osmand) who = d_.auth.authenticate_token(query_param(target, "token"));
   if (!who) return fail(Errc::unauthorized);
   if (!allows(who->role, route->roles))
     return fail(Errc::forbidden, "role " + std::string(role_name(who->role)) + " may not do that");
@@ -192,6 +232,8 @@ void Api::handle(Request&& req, Respond respond) {
     return fail(Errc::bad_request, "ids are 1-64 characters: letters, digits, - _ . :");
   switch (ep) {
     case Ep::pings: return post_pings(std::move(req), *who, std::move(respond));
+    case Ep::osmand: return osmand(std::move(req), *who, std::move(respond));
+    case Ep::rota: return post_rota(req, std::move(respond));
     case Ep::units: return respond(get_units(req));
     case Ep::devices: return respond(get_devices(req));
     case Ep::metrics: {
@@ -234,20 +276,74 @@ void Api::post_pings(Request&& req, const Principal& who, Respond respond) {
                        if (o.error) return respond(error_response(*o.error, v, ka));
                        rapidjson::StringBuffer sb;
                        Writer w(sb);
-                       w.StartObject();
-                       w.Key("accepted"); w.Uint64(o.accepted);
-                       w.Key("rejected"); w.StartArray();
-                       for (const auto& r : o.rejected) {
-                         w.StartObject();
-                         w.Key("index"); w.Uint(r.index);
-                         w.Key("code"); write_sv(w, error_code(r.code));
-                         w.Key("message"); write_sv(w, r.detail.empty() ? error_info(r.code).message : r.detail);
-                         w.EndObject();
-                       }
-                       w.EndArray();
-                       w.EndObject();
+                       write_outcome(w, o);
                        respond(json_response(202, sb.GetString(), v, ka));
                      });
+}
+
+void Api::submit_decoded(std::shared_ptr<DecodedPings> decoded, Channel channel, const Principal& who,
+                         unsigned ok_status, unsigned v, bool ka, Respond respond) {
+  if (who.role == Role::device) {
+    for (const auto& p : decoded->pings)
+      if (p.device != who.device) {
+        d_.metrics.error(Errc::device_mismatch);
+        return respond(error_response(Error{Errc::device_mismatch, {}}, v, ka));
+      }
+  }
+  d_.pipeline.submit(decoded->pings, decoded->positions, std::move(decoded->rejections), channel,
+                     [respond = std::move(respond), v, ka, ok_status](IngestOutcome&& o) {
+                       if (o.error) return respond(error_response(*o.error, v, ka));
+                       rapidjson::StringBuffer sb;
+                       Writer w(sb);
+                       write_outcome(w, o);
+                       respond(json_response(ok_status, sb.GetString(), v, ka));
+                     });
+}
+
+void Api::osmand(Request&& req, const Principal& who, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  auto decoded = std::make_shared<DecodedPings>();
+  std::string_view target = req.target();
+  std::string_view content_type = req[http::field::content_type];
+  std::string body = std::move(req.body());
+  if (req.method() == http::verb::post && content_type.find("json") != std::string_view::npos) {
+    // Newer Traccar Client versions post JSON.
+    if (auto err = decode_traccar_json(body, *decoded, d_.cfg.ingest_max_batch)) {
+      if (err->code == Errc::bad_format) d_.metrics.ping_rejected(Channel::osmand, Errc::bad_format);
+      d_.metrics.error(err->code);
+      return respond(error_response(*err, v, ka));
+    }
+  } else {
+    // Query string (GET, or POST with an empty body) or a form body.
+    std::string_view params = !body.empty() ? std::string_view(body) : target.substr(std::min(target.size(), target.find('?') + 1));
+    if (target.find('?') == std::string_view::npos && body.empty()) params = {};
+    decode_osmand_query(params, d_.clock.now_ms(), *decoded);
+  }
+  // The apps only look at the status: 200 means "sent", anything else is retried.
+  submit_decoded(decoded, Channel::osmand, who, 200, v, ka, std::move(respond));
+}
+
+void Api::post_rota(const Request& req, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  d_.rota.add_csv(req.body(), [respond = std::move(respond), v, ka](RotaLoadResult&& r) {
+    if (r.store_error) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+    rapidjson::StringBuffer sb;
+    Writer w(sb);
+    w.StartObject();
+    w.Key("loaded"); w.Uint64(r.loaded);
+    w.Key("problems"); w.StartArray();
+    for (const auto& p : r.problems) {
+      w.StartObject();
+      w.Key("line"); w.Uint64(p.line);
+      w.Key("message"); write_sv(w, p.message);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    respond(json_response(200, sb.GetString(), v, ka));
+  });
 }
 
 Response Api::get_units(const Request& req) const {
@@ -346,20 +442,10 @@ void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
   }
   uint32_t idx = d_.live.reserve_unit(id);
   bool created = !(existing && existing->persisted);
-  std::string skills;
-  for (const auto& s : f.skills) skills += (skills.empty() ? "" : ";") + s;
   std::string uid(id);
   store_then(
       d_.store,
-      [idx, uid, f, skills](sql::Db& db) -> std::optional<std::string> {
-        auto st = db.prepare("INSERT INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?) "
-                             "ON CONFLICT(idx) DO UPDATE SET type=excluded.type, status=excluded.status, "
-                             "skills=excluded.skills, home_area=excluded.home_area");
-        st.bind(1, static_cast<int64_t>(idx)).bind(2, uid).bind(3, f.type).bind(4, unit_status_name(f.status))
-            .bind(5, skills).bind(6, f.home_area);
-        if (st.step() != SQLITE_DONE) return db.errmsg();
-        return std::nullopt;
-      },
+      [idx, uid, f](sql::Db& db) { return upsert_unit_row(db, idx, uid, f); },
       [this, idx, f] { d_.live.set_unit(idx, f); },
       [this, idx, created, v, ka, respond](const StoreResult& r) {
         if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
@@ -438,15 +524,7 @@ void Api::put_device(const Request& req, std::string_view id, Respond respond) {
   std::string did(id);
   store_then(
       d_.store,
-      [idx, did, kind, unit](sql::Db& db) -> std::optional<std::string> {
-        auto st = db.prepare("INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
-                             "ON CONFLICT(idx) DO UPDATE SET kind=excluded.kind, unit_idx=excluded.unit_idx");
-        st.bind(1, static_cast<int64_t>(idx)).bind(2, did).bind(3, device_kind_name(kind));
-        if (unit == kNoIndex) st.bind_null(4);
-        else st.bind(4, static_cast<int64_t>(unit));
-        if (st.step() != SQLITE_DONE) return db.errmsg();
-        return std::nullopt;
-      },
+      [idx, did, kind, unit](sql::Db& db) { return upsert_device_row(db, idx, did, kind, unit); },
       [this, idx, kind, unit] { d_.live.link_device(idx, kind, unit); },
       [this, did, kind, unit, created, v, ka, respond](const StoreResult& r) {
         if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));

@@ -12,8 +12,10 @@
 #include "server/auth/auth.hpp"
 #include "server/core/config.hpp"
 #include "server/core/metrics.hpp"
+#include "server/ingest/decoded.hpp"
 #include "server/ingest/json_pings.hpp"
 #include "server/pipeline/pipeline.hpp"
+#include "server/pipeline/rota_service.hpp"
 #include "server/state/live_state.hpp"
 #include "server/store/store.hpp"
 
@@ -32,6 +34,7 @@ struct ApiDeps {
   LiveState& live;
   Store& store;
   Pipeline& pipeline;
+  RotaService& rota;
   std::string index_html;  // the page served at "/"
 };
 
@@ -46,6 +49,10 @@ class Api {
 
  private:
   void post_pings(Request&& req, const Principal& who, Respond respond);
+  void osmand(Request&& req, const Principal& who, Respond respond);
+  void post_rota(const Request& req, Respond respond);
+  void submit_decoded(std::shared_ptr<DecodedPings> decoded, Channel channel, const Principal& who, unsigned ok_status,
+                      unsigned version, bool keep_alive, Respond respond);
   void put_unit(const Request& req, std::string_view id, Respond respond);
   void post_unit_status(const Request& req, std::string_view id, Respond respond);
   void put_device(const Request& req, std::string_view id, Respond respond);

@@ -10,12 +10,36 @@
 #include "server/api/api.hpp"
 #include "server/areas/geojson.hpp"
 #include "server/core/log.hpp"
+#include "server/ingest/lip.hpp"
+#include "server/ingest/nmea.hpp"
+#include "server/net/device_servers.hpp"
 #include "server/net/http_server.hpp"
+#include <boost/asio/steady_timer.hpp>
 #include "server/pipeline/pipeline.hpp"
 
 namespace pm {
 
 namespace {
+
+// Adapters from the pure stream decoders to the network shell's interface.
+class NmeaDecoder final : public StreamDecoder {
+ public:
+  void feed(std::string_view bytes, EpochMs, DecodedPings& out) override { s_.feed(bytes, out); }
+  void flush(EpochMs, DecodedPings& out) override { s_.flush(out); }
+
+ private:
+  NmeaStream s_;
+};
+
+class PeiDecoder final : public StreamDecoder {
+ public:
+  void feed(std::string_view bytes, EpochMs now, DecodedPings& out) override { s_.feed(bytes, now, out); }
+  void flush(EpochMs, DecodedPings&) override {}  // a report is complete with its payload line
+
+ private:
+  PeiStream s_;
+};
+
 const char* kIndexHtml = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Patrolmap</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style>
@@ -68,6 +92,8 @@ struct App::Impl {
     store->load(live);
     metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
     pipeline = std::make_unique<Pipeline>(cfg, *clock, metrics, live, *store);
+    rota = std::make_unique<RotaService>(*clock, live, *store);
+    store->read([&](sql::Db& db) { rota->load(load_rota_rows(db)); });
     std::string html = kIndexHtml;
     if (!cfg.http_web_root.empty()) {
       std::ifstream in(cfg.http_web_root + "/index.html");
@@ -77,8 +103,16 @@ struct App::Impl {
         html = ss.str();
       }
     }
-    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, html});
+    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, html});
     server = std::make_unique<HttpServer>(ioc, cfg, *api, metrics, auth, live);
+    nmea = std::make_unique<DeviceServer>(
+        ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "nmea", Channel::nmea_tcp,
+        [] { return std::make_unique<NmeaDecoder>(); }, Channel::nmea_udp,
+        [](std::string_view d, EpochMs, DecodedPings& out) { decode_nmea_datagram(d, out); });
+    lip = std::make_unique<DeviceServer>(
+        ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "lip", Channel::pei_tcp,
+        [] { return std::make_unique<PeiDecoder>(); }, Channel::lip_udp,
+        [](std::string_view d, EpochMs now, DecodedPings& out) { decode_lip_datagram(d, now, out); });
   }
 
   Config cfg;
@@ -89,9 +123,22 @@ struct App::Impl {
   Auth auth;
   std::unique_ptr<Store> store;
   std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<RotaService> rota;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
   std::unique_ptr<HttpServer> server;
+  std::unique_ptr<DeviceServer> nmea, lip;
+  std::optional<boost::asio::steady_timer> rota_timer;
+  boost::asio::ip::tcp::endpoint nmea_endpoint, lip_endpoint;
+
+  void schedule_rota_tick() {
+    rota_timer->expires_after(std::chrono::seconds(5));
+    rota_timer->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      rota->tick();
+      schedule_rota_tick();
+    });
+  }
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   boost::asio::ip::tcp::endpoint http_endpoint;
@@ -109,11 +156,18 @@ App::~App() { stop(); }
 void App::start() {
   auto& i = *impl_;
   i.http_endpoint = i.server->listen(i.cfg.http_listen);
+  i.nmea_endpoint = i.nmea->listen(i.cfg.nmea_listen);
+  i.lip_endpoint = i.lip->listen(i.cfg.lip_listen);
   i.store->start(i.live, [&i](sql::Db& db) {
     i.auth.replace(load_tokens(db));
     log::info("auth", "tokens loaded", {{"count", std::to_string(i.auth.size())}});
   });
   i.server->start();
+  i.nmea->start();
+  i.lip->start();
+  i.rota->tick();
+  i.rota_timer.emplace(i.ioc);
+  i.schedule_rota_tick();
   i.work.emplace(i.ioc.get_executor());
   for (unsigned t = 0; t < i.cfg.http_threads; ++t)
     i.threads.emplace_back([&i] {
@@ -140,6 +194,9 @@ void App::stop() {
   }
   if (i.started) {
     i.server->stop();
+    i.nmea->stop();
+    i.lip->stop();
+    boost::asio::post(i.ioc, [&i] { i.rota_timer->cancel(); });
     i.work.reset();
     i.ioc.stop();
     for (auto& t : i.threads) t.join();
@@ -154,6 +211,8 @@ void App::wait() {
 }
 
 uint16_t App::http_port() const { return impl_->http_endpoint.port(); }
+uint16_t App::nmea_port() const { return impl_->nmea_endpoint.port(); }
+uint16_t App::lip_port() const { return impl_->lip_endpoint.port(); }
 std::string App::http_host() const { return impl_->http_endpoint.address().to_string(); }
 Metrics& App::metrics() { return impl_->metrics; }
 LiveState& App::live() { return impl_->live; }

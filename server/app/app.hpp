@@ -31,6 +31,8 @@ class App {
   void stop();       // idempotent; drains the store queue
   void wait();       // blocks until stop() (or a signal via stop())
   uint16_t http_port() const;
+  uint16_t nmea_port() const;  // TCP and UDP
+  uint16_t lip_port() const;   // TCP (PEI) and UDP (LIP)
   std::string http_host() const;
 
   // Creates a token through the store (blocking: not for I/O threads).

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
     App app(cfg);
     app.start();
     std::printf("listening http %s:%u\n", app.http_host().c_str(), app.http_port());
+    std::printf("listening nmea %s:%u\n", cfg.nmea_listen.host.c_str(), app.nmea_port());
+    std::printf("listening lip %s:%u\n", cfg.lip_listen.host.c_str(), app.lip_port());
     std::fflush(stdout);
     if (opts->demo) {
       std::string parishes = data_root() + "/boundaries/rutland-parishes.geojson";

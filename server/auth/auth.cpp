@@ -84,7 +84,9 @@ bool Auth::admit(const Principal& p, EpochMs now) {
   std::lock_guard lock(rate_mu_);
   auto [it, fresh] = buckets_.try_emplace(p.hash, Bucket{burst_ + rate_, now});
   Bucket& b = it->second;
-  if (!fresh) {
+  if (!fresh && now > b.last) {
+    // Only forward time refills; a clock stepped back (NTP) neither refills
+    // nor drains, it just waits until time passes `last` again.
     b.tokens = std::min(burst_ + rate_, b.tokens + static_cast<double>(now - b.last) * rate_ / 1000.0);
     b.last = now;
   }

@@ -1,5 +1,6 @@
 #include "server/core/time_format.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pm {
@@ -95,6 +96,8 @@ std::optional<EpochMs> parse_iso8601(std::string_view s) {
 }
 
 void format_iso8601(EpochMs t, char out[24]) {
+  // Saturate to what the format can carry (years 0001-9999).
+  t = std::clamp<EpochMs>(t, -62135596800000, 253402300799999);
   int64_t secs = t >= 0 ? t / 1000 : (t - 999) / 1000;
   auto ms = static_cast<unsigned>(t - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;

@@ -17,6 +17,18 @@ namespace pm {
 constexpr uint32_t kNoIndex = std::numeric_limits<uint32_t>::max();
 constexpr float kAbsent = std::numeric_limits<float>::quiet_NaN();
 
+// The one rule for device and unit ids, on every channel and in the API:
+// 1-64 characters of letters, digits, '-', '_', '.', ':' (ISSIs, IMEIs,
+// callsigns such as NA21 and AVL-0231 all fit; nothing needs URL escaping).
+constexpr bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.' || c == ':'))
+      return false;
+  return true;
+}
+
 // Decoded from the wire, not yet checked. `device` views the request buffer.
 struct RawPing {
   std::string_view device;

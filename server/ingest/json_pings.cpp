@@ -71,7 +71,8 @@ std::optional<Error> decode_json_pings(std::string& body, size_t max_batch, Json
   // In-situ parsing: strings stay in `body`, no copies. Depth is bounded by
   // RapidJSON's iterative parser, so a hostile nesting cannot blow the stack.
   body.push_back('\0');
-  doc.ParseInsitu<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(body.data());
+  doc.ParseInsitu<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag>(
+      body.data());
   if (doc.HasParseError())
     return Error{Errc::bad_format, std::string("body is not JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
                                        " at offset " + std::to_string(doc.GetErrorOffset())};

@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -28,11 +29,19 @@ namespace {
 // answers with a snapshot of units so the upgrade path is real and tested.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& s, Auth& auth, LiveState& live, Metrics& metrics)
-      : ws_(std::move(s)), auth_(auth), live_(live), metrics_(metrics) {}
+  WsSession(tcp::socket&& s, Auth& auth, LiveState& live, Metrics& metrics, unsigned hello_timeout_s)
+      : ws_(std::move(s)), hello_timer_(ws_.get_executor()), auth_(auth), live_(live), metrics_(metrics),
+        hello_timeout_s_(hello_timeout_s) {}
 
   void run(Request req) {
     metrics_.ws_clients.fetch_add(1);
+    // A client must say hello with a valid token in time, or it is dropped:
+    // an unauthenticated socket may not sit on the server.
+    hello_timer_.expires_after(std::chrono::seconds(hello_timeout_s_));
+    hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->authed_) return;
+      beast::get_lowest_layer(self->ws_).close();
+    });
     ws_.read_message_max(64 * 1024);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
@@ -61,6 +70,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         return;
       }
       authed_ = true;
+      hello_timer_.cancel();
       out_ = snapshot();
       ws_.text(true);
       ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code e, size_t) {
@@ -96,12 +106,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer hello_timer_;
   Auth& auth_;
   LiveState& live_;
   Metrics& metrics_;
   beast::flat_buffer buf_;
   std::string out_;
   bool authed_ = false;
+  unsigned hello_timeout_s_;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -119,10 +131,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(cfg_.http_body_limit);
     parser_->header_limit(16 * 1024);
-    // Idle keep-alive connections get the idle timeout; once bytes arrive
-    // the header deadline applies (checked in on_header).
-    stream_.expires_after(std::chrono::seconds(first_ ? cfg_.http_header_timeout_s : cfg_.http_idle_timeout_s));
-    first_ = false;
+    if (buf_.size() > 0 || first_) {
+      // A new connection, or a pipelined request already buffered: the
+      // header deadline runs from now.
+      first_ = false;
+      return read_header();
+    }
+    // Keep-alive: wait for the next request's first bytes under the idle
+    // timeout, then give its header the (shorter) header deadline.
+    stream_.expires_after(std::chrono::seconds(cfg_.http_idle_timeout_s));
+    stream_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->buf_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    stream_.expires_after(std::chrono::seconds(cfg_.http_header_timeout_s));
     http::async_read_header(stream_, buf_, *parser_, beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
@@ -131,11 +157,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (websocket::is_upgrade(parser_->get())) {
       if (parser_->get().target() != "/api/v1/live") return reply_error(Errc::not_found, "no WebSocket here");
       stream_.expires_never();
-      auto ws = std::make_shared<WsSession>(stream_.release_socket(), auth_, live_, metrics_);
+      auto ws = std::make_shared<WsSession>(stream_.release_socket(), auth_, live_, metrics_, cfg_.http_header_timeout_s);
       ws->run(parser_->release());
       return;
     }
     stream_.expires_after(std::chrono::seconds(cfg_.http_body_timeout_s));
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      // curl and others wait for this before sending a large body.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
+      return http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+        if (wec) return self->close();
+        http::async_read(self->stream_, self->buf_, *self->parser_,
+                         beast::bind_front_handler(&HttpSession::on_read, self));
+      });
+    }
     http::async_read(stream_, buf_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
   }
 

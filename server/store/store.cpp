@@ -23,6 +23,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS fixes_t_device ON fixes(t, device);
 CREATE TABLE IF NOT EXISTS live_checkpoint(
   unit INTEGER PRIMARY KEY, device INTEGER NOT NULL, t INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
   speed REAL, heading REAL, accuracy REAL, channel INTEGER NOT NULL, flags INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rota(
+  officer TEXT NOT NULL, issi TEXT NOT NULL, unit TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+  skills TEXT NOT NULL DEFAULT '', PRIMARY KEY(issi, unit, start_ms, officer));
 CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, device TEXT, created_ms INTEGER NOT NULL);
 )sql";
@@ -79,6 +82,55 @@ void bind_fix(sql::Stmt& st, int first, const Fix& f) {
 }
 
 }  // namespace
+
+std::optional<std::string> upsert_unit_row(sql::Db& db, uint32_t idx, std::string_view id, const UnitFields& f) {
+  auto st = db.prepare("INSERT INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?) "
+                       "ON CONFLICT(idx) DO UPDATE SET type=excluded.type, status=excluded.status, "
+                       "skills=excluded.skills, home_area=excluded.home_area");
+  st.bind(1, static_cast<int64_t>(idx)).bind(2, id).bind(3, f.type).bind(4, unit_status_name(f.status))
+      .bind(5, join_skills(f.skills)).bind(6, f.home_area);
+  if (st.step() != SQLITE_DONE) return db.errmsg();
+  return std::nullopt;
+}
+
+std::optional<std::string> upsert_device_row(sql::Db& db, uint32_t idx, std::string_view id, DeviceKind kind,
+                                             uint32_t unit) {
+  auto st = db.prepare("INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
+                       "ON CONFLICT(idx) DO UPDATE SET kind=excluded.kind, unit_idx=excluded.unit_idx");
+  st.bind(1, static_cast<int64_t>(idx)).bind(2, id).bind(3, device_kind_name(kind));
+  if (unit == kNoIndex) st.bind_null(4);
+  else st.bind(4, static_cast<int64_t>(unit));
+  if (st.step() != SQLITE_DONE) return db.errmsg();
+  return std::nullopt;
+}
+
+std::optional<std::string> insert_rota_rows(sql::Db& db, const std::vector<RotaRow>& rows) {
+  auto st = db.prepare("INSERT OR REPLACE INTO rota(officer,issi,unit,start_ms,end_ms,skills) VALUES(?,?,?,?,?,?)");
+  if (!st.ok()) return st.error();
+  for (const auto& r : rows) {
+    st.bind(1, r.officer).bind(2, r.issi).bind(3, r.unit).bind(4, r.start).bind(5, r.end).bind(6, join_skills(r.skills));
+    int rc = st.step();
+    st.reset();
+    if (rc != SQLITE_DONE) return db.errmsg();
+  }
+  return std::nullopt;
+}
+
+std::vector<RotaRow> load_rota_rows(sql::Db& db) {
+  std::vector<RotaRow> out;
+  auto st = db.prepare("SELECT officer,issi,unit,start_ms,end_ms,skills FROM rota ORDER BY start_ms");
+  while (st.ok() && st.step() == SQLITE_ROW) {
+    RotaRow r;
+    r.officer = st.text(0);
+    r.issi = st.text(1);
+    r.unit = st.text(2);
+    r.start = st.i64(3);
+    r.end = st.i64(4);
+    r.skills = split_skills(st.text(5));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync) {
   std::error_code ec;
@@ -169,6 +221,11 @@ void Store::load(LiveState& live) {
 void Store::start(LiveState& live, std::function<void(sql::Db&)> on_external_change) {
   live_ = &live;
   on_external_change_ = std::move(on_external_change);
+  // Load what is there now, before anyone can connect: a daemon that prints
+  // "listening" must accept the tokens it already has.
+  auto st = db_.prepare("PRAGMA data_version");
+  if (st.step() == SQLITE_ROW) data_version_ = st.i64(0);
+  if (on_external_change_) on_external_change_(db_);
   writer_ = std::thread([this] { run(); });
 }
 

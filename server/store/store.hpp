@@ -32,6 +32,7 @@
 
 #include "server/core/config.hpp"
 #include "server/core/metrics.hpp"
+#include "server/ingest/rota.hpp"
 #include "server/state/live_state.hpp"
 #include "server/store/sqlite.hpp"
 
@@ -81,6 +82,9 @@ class Store {
   // Drains the queue and stops the writer.
   void stop();
 
+  // Reads with the store's connection before start() (startup loading).
+  void read(const std::function<void(sql::Db&)>& fn) { fn(db_); }
+
   // False when the queue is full: the job stays with the caller.
   bool submit(std::unique_ptr<PingJob>& job);
   void submit(WriteJob job);
@@ -110,6 +114,14 @@ class Store {
   int64_t data_version_ = -1;
   bool checkpoint_all_next_ = true;
 };
+
+// Registry rows, shared by the API and the rota (run inside a WriteJob).
+std::optional<std::string> upsert_unit_row(sql::Db& db, uint32_t idx, std::string_view id, const UnitFields& f);
+std::optional<std::string> upsert_device_row(sql::Db& db, uint32_t idx, std::string_view id, DeviceKind kind, uint32_t unit);
+
+// Duty rota rows (table `rota`).
+std::optional<std::string> insert_rota_rows(sql::Db& db, const std::vector<RotaRow>& rows);
+std::vector<RotaRow> load_rota_rows(sql::Db& db);
 
 // Schema creation shared with the `tokens add` command.
 std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync);

@@ -29,7 +29,8 @@ class ApiTest : public ::testing::Test {
     store_->load(live_);
     store_->start(live_, [this](sql::Db& db) { auth_.replace(load_tokens(db)); });
     pipeline_ = std::make_unique<Pipeline>(cfg_, clock_, metrics_, live_, *store_);
-    api_ = std::make_unique<Api>(ApiDeps{cfg_, clock_, metrics_, auth_, live_, *store_, *pipeline_, "<html>"});
+    rota_ = std::make_unique<RotaService>(clock_, live_, *store_);
+    api_ = std::make_unique<Api>(ApiDeps{cfg_, clock_, metrics_, auth_, live_, *store_, *pipeline_, *rota_, "<html>"});
     for (auto r : {Role::device, Role::gateway, Role::dispatcher, Role::sergeant, Role::manager, Role::admin}) {
       std::string t = generate_token();
       tokens_[static_cast<size_t>(r)] = t;
@@ -72,6 +73,7 @@ class ApiTest : public ::testing::Test {
   LiveState live_{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
   std::unique_ptr<Store> store_;
   std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<RotaService> rota_;
   std::unique_ptr<Api> api_;
   std::array<std::string, 6> tokens_;
 };

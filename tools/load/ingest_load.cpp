@@ -1,0 +1,939 @@
+// ingest_load: end-to-end ingest load driver for patrolmapd (and a Redis GEOADD peer).
+//
+// It pre-generates N units spread over Leicestershire, moving a little each
+// round, and pre-serialises every HTTP request (headers + JSON body in the
+// SPEC section 3 format) before the clock starts. At send time it only patches
+// the fixed-width timestamp of each ping in place (near "now", strictly
+// increasing per device, so nothing is a duplicate or too old). One thread,
+// epoll, non-blocking keep-alive sockets, one request in flight per
+// connection: the server answers 202 only after the batch is committed, so
+// the acknowledged count is the durable count.
+//
+// With --redis HOST:PORT it runs the same points through Redis as pipelined
+// GEOADD commands (RESP spoken directly: same connections, pipeline depth =
+// batch size, same number of pings) and prints the ratio patrolmap/redis.
+//
+//   ingest_load --port 8080 --token T --batch 1000 --connections 8 --duration 15
+//   ingest_load --port 8080 --token T --batch 100 --redis 127.0.0.1:6379 --json
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <numbers>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/core/time_format.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(ingest_load: end-to-end HTTP ingest load driver for patrolmapd
+
+usage: ingest_load [options]
+
+target
+  --host HOST            patrolmapd address (default 127.0.0.1)
+  --port PORT            patrolmapd HTTP port; omit to run only the Redis peer
+  --token TOKEN          bearer token with the gateway role (or env PATROLMAP_TOKEN)
+  --redis HOST:PORT      also run the Redis GEOADD peer on the same points and print
+                         the ratio patrolmap/redis
+  --redis-key KEY        sorted set used by GEOADD (default patrolmap:bench)
+
+load
+  --units N              units (devices) spread over Leicestershire (default 100000)
+  --batch N              pings per HTTP request / Redis pipeline depth (default 1000)
+  --connections C        keep-alive connections, one request in flight each (default 16)
+  --duration S           measure for S seconds (default 15) ...
+  --pings N              ... or until N pings were sent (overrides --duration)
+  --warmup N             pings sent before measuring, not counted (default: one round
+                         = --units; 0 = none). Registers new units on a fresh server.
+  --time iso|ms          timestamp format on the wire (default iso: "2026-11-22T10:15:03.250Z")
+  --pool-rounds R        rounds of movement pre-serialised (default: about 1M pings)
+  --seed S               random seed (default 1)
+
+output
+  --json                 one machine-readable JSON line per target on stdout
+  --server-pid PID       report patrolmapd CPU per thread during the measurement
+  --redis-pid PID        report redis-server CPU during the Redis measurement
+  --quiet                no progress line each second on stderr
+  --help                 this text
+
+Units move by a random walk of up to ~20 m/s; each ping carries device, t, lat,
+lon, speed_mps, heading_deg and accuracy_m. Connection k owns units k, k+C, ...
+so a device is only ever in flight once and its timestamps strictly increase.
+Exit status: 0 on success, 1 when nothing was acknowledged, 2 on a bad option.
+)";
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string token;
+  std::string redis_host;
+  int redis_port = 0;
+  std::string redis_key = "patrolmap:bench";
+  size_t units = 100000;
+  size_t batch = 1000;
+  size_t connections = 16;
+  double duration = 15;
+  uint64_t pings = 0;
+  int64_t warmup = -1;
+  bool iso = true;
+  size_t pool_rounds = 0;
+  uint64_t seed = 1;
+  bool json = false;
+  int server_pid = 0;
+  int redis_pid = 0;
+  bool quiet = false;
+};
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "ingest_load: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double cpu_seconds_self() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// splitmix64: small, fast, reproducible.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+};
+
+template <class T>
+T parse_num(const std::string& opt, const std::string& s) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) die("bad value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  if (const char* t = std::getenv("PATROLMAP_TOKEN")) o.token = t;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) die(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--host") o.host = value();
+    else if (a == "--port") o.port = parse_num<int>(a, value());
+    else if (a == "--token") o.token = value();
+    else if (a == "--redis") {
+      std::string v = value();
+      auto c = v.rfind(':');
+      if (c == std::string::npos || c == 0) die("--redis wants HOST:PORT");
+      o.redis_host = v.substr(0, c);
+      o.redis_port = parse_num<int>(a, v.substr(c + 1));
+    } else if (a == "--redis-key") o.redis_key = value();
+    else if (a == "--units") o.units = parse_num<size_t>(a, value());
+    else if (a == "--batch") o.batch = parse_num<size_t>(a, value());
+    else if (a == "--connections") o.connections = parse_num<size_t>(a, value());
+    else if (a == "--duration") o.duration = parse_num<double>(a, value());
+    else if (a == "--pings") o.pings = parse_num<uint64_t>(a, value());
+    else if (a == "--warmup") o.warmup = parse_num<int64_t>(a, value());
+    else if (a == "--time") {
+      std::string v = value();
+      if (v != "iso" && v != "ms") die("--time is iso or ms");
+      o.iso = v == "iso";
+    } else if (a == "--pool-rounds") o.pool_rounds = parse_num<size_t>(a, value());
+    else if (a == "--seed") o.seed = parse_num<uint64_t>(a, value());
+    else if (a == "--json") o.json = true;
+    else if (a == "--server-pid") o.server_pid = parse_num<int>(a, value());
+    else if (a == "--redis-pid") o.redis_pid = parse_num<int>(a, value());
+    else if (a == "--quiet") o.quiet = true;
+    else die("unknown option '" + a + "' (see --help)");
+  }
+  if (o.port <= 0 && o.redis_port <= 0) die("nothing to do: give --port and/or --redis");
+  if (o.port > 0 && o.token.empty()) die("--token (or PATROLMAP_TOKEN) is required with --port");
+  if (o.units == 0 || o.batch == 0 || o.connections == 0) die("--units, --batch and --connections must be > 0");
+  if (o.connections > o.units) die("--connections must not exceed --units");
+  if (o.pings == 0 && !(o.duration > 0)) die("--duration must be > 0");
+  if (o.warmup < 0) o.warmup = static_cast<int64_t>(o.units);
+  if (o.pool_rounds == 0) o.pool_rounds = std::clamp<size_t>((1000000 + o.units - 1) / o.units, 2, 64);
+  return o;
+}
+
+// ---------------------------------------------------------------- workload
+
+// Leicestershire, as in the issue: lon -1.60..-0.66, lat 52.39..52.98.
+constexpr double kWest = -1.60, kEast = -0.66, kSouth = 52.39, kNorth = 52.98;
+
+struct Fix {
+  double lon, lat;
+  float speed, heading;
+};
+
+// positions[r * units + u]: unit u in round r; a random walk inside the box.
+std::vector<Fix> generate_tracks(const Options& o) {
+  Rng rng{o.seed};
+  std::vector<Fix> out(o.pool_rounds * o.units);
+  std::vector<Fix> cur(o.units);
+  for (auto& f : cur) {
+    f.lon = kWest + rng.uniform() * (kEast - kWest);
+    f.lat = kSouth + rng.uniform() * (kNorth - kSouth);
+    f.speed = static_cast<float>(rng.uniform() * 20.0);
+    f.heading = static_cast<float>(std::floor(rng.uniform() * 360.0));
+  }
+  constexpr double kStepS = 5.0;  // a round moves each unit by ~5 s of driving
+  for (size_t r = 0; r < o.pool_rounds; ++r) {
+    for (size_t u = 0; u < o.units; ++u) {
+      Fix& f = cur[u];
+      if (r > 0) {
+        double h = (f.heading + (rng.uniform() - 0.5) * 40.0) * std::numbers::pi / 180.0;
+        double d = f.speed * kStepS;
+        f.lat += d * std::cos(h) / 111320.0;
+        f.lon += d * std::sin(h) / (111320.0 * std::cos(f.lat * std::numbers::pi / 180.0));
+        f.lat = std::clamp(f.lat, kSouth, kNorth);
+        f.lon = std::clamp(f.lon, kWest, kEast);
+        f.heading = static_cast<float>(std::fmod(std::floor(h * 180.0 / std::numbers::pi) + 360.0, 360.0));
+        f.speed = std::clamp(f.speed + static_cast<float>((rng.uniform() - 0.5) * 4.0), 0.0f, 22.0f);
+      }
+      out[r * o.units + u] = f;
+    }
+  }
+  return out;
+}
+
+void append_fixed(std::string& s, double v, int decimals) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
+  s.append(buf, r.ptr);
+}
+
+void append_uint(std::string& s, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  s.append(buf, r.ptr);
+}
+
+std::string device_id(size_t u) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "AVL-%06zu", u);
+  return buf;
+}
+
+// One pre-serialised request: HTTP (headers + JSON array) or a RESP pipeline.
+struct Request {
+  std::string bytes;
+  std::vector<uint32_t> t_offset;  // HTTP only: where each ping's timestamp is
+  std::vector<uint32_t> unit;      // the unit of each ping
+};
+
+// Connection k's stream of pings: its units (u = k, k+C, ...) round after
+// round; cut into batches of B (the last batch of the pool may be shorter).
+template <class AppendPing>
+std::vector<std::vector<Request>> build_pool(const Options& o, const std::vector<Fix>& tracks, AppendPing&& append) {
+  std::vector<std::vector<Request>> pool(o.connections);
+  for (size_t k = 0; k < o.connections; ++k) {
+    std::vector<size_t> mine;
+    for (size_t u = k; u < o.units; u += o.connections) mine.push_back(u);
+    const size_t len = mine.size() * o.pool_rounds;
+    for (size_t start = 0; start < len; start += o.batch) {
+      Request req;
+      size_t end = std::min(len, start + o.batch);
+      for (size_t e = start; e < end; ++e) {
+        size_t u = mine[e % mine.size()], r = e / mine.size();
+        append(req, u, tracks[r * o.units + u], e == start);
+        req.unit.push_back(static_cast<uint32_t>(u));
+      }
+      pool[k].push_back(std::move(req));
+    }
+  }
+  return pool;
+}
+
+std::vector<std::vector<Request>> build_http_pool(const Options& o, const std::vector<Fix>& tracks) {
+  const std::string head_prefix = "POST /api/v1/pings HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) +
+                                  "\r\nAuthorization: Bearer " + o.token +
+                                  "\r\nContent-Type: application/json\r\nContent-Length: ";
+  const char* zero_t = o.iso ? "\"0000-00-00T00:00:00.000Z\"" : "0000000000000";
+  auto pool = build_pool(o, tracks, [&](Request& req, size_t u, const Fix& f, bool first) {
+    std::string& b = req.bytes;  // body only for now; headers are prepended below
+    b.append(first ? "[" : ",");
+    b.append("{\"device\":\"").append(device_id(u)).append("\",\"t\":");
+    req.t_offset.push_back(static_cast<uint32_t>(b.size() + (o.iso ? 1 : 0)));
+    b.append(zero_t);
+    b.append(",\"lat\":");
+    append_fixed(b, f.lat, 6);
+    b.append(",\"lon\":");
+    append_fixed(b, f.lon, 6);
+    b.append(",\"speed_mps\":");
+    append_fixed(b, f.speed, 1);
+    b.append(",\"heading_deg\":");
+    append_uint(b, static_cast<uint64_t>(f.heading));
+    b.append(",\"accuracy_m\":5}");
+  });
+  for (auto& conn : pool)
+    for (auto& req : conn) {
+      req.bytes.push_back(']');
+      std::string head = head_prefix + std::to_string(req.bytes.size()) + "\r\n\r\n";
+      for (auto& off : req.t_offset) off += static_cast<uint32_t>(head.size());
+      req.bytes.insert(0, head);
+    }
+  return pool;
+}
+
+std::vector<std::vector<Request>> build_redis_pool(const Options& o, const std::vector<Fix>& tracks) {
+  const std::string key = "$" + std::to_string(o.redis_key.size()) + "\r\n" + o.redis_key + "\r\n";
+  auto bulk = [](std::string& b, std::string_view s) {
+    b.push_back('$');
+    append_uint(b, s.size());
+    b.append("\r\n").append(s).append("\r\n");
+  };
+  return build_pool(o, tracks, [&](Request& req, size_t u, const Fix& f, bool) {
+    std::string lon, lat;
+    append_fixed(lon, f.lon, 6);
+    append_fixed(lat, f.lat, 6);
+    std::string& b = req.bytes;
+    b.append("*5\r\n$6\r\nGEOADD\r\n").append(key);
+    bulk(b, lon);
+    bulk(b, lat);
+    bulk(b, device_id(u));
+  });
+}
+
+// ---------------------------------------------------------------- stats
+
+struct Stats {
+  std::string target;
+  uint64_t requests = 0;       // completed requests (any status)
+  uint64_t pings_sent = 0;     // pings in completed requests
+  uint64_t acked = 0;          // 202 accepted / Redis integer replies
+  uint64_t rejected = 0;       // items listed in "rejected" / Redis error replies
+  uint64_t io_errors = 0;      // connection failures (reconnected)
+  std::map<int, uint64_t> status;             // HTTP status -> requests
+  std::map<std::string, uint64_t> codes;      // rejection and error codes
+  std::vector<uint32_t> lat_us;
+  double seconds = 0;
+  double driver_cpu_s = 0;
+  std::vector<std::string> server_threads;    // "label: 85%"
+  double server_cpu_pct = 0;
+  double machine_cpu_pct = 0;  // all cores busy, in % of one core
+  double others_cpu_pct = 0;   // machine minus driver minus the measured server
+
+  double pings_per_s() const { return seconds > 0 ? static_cast<double>(acked) / seconds : 0; }
+  double req_per_s() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  double pct_ms(double q) const {
+    if (lat_us.empty()) return 0;
+    std::vector<uint32_t> v = lat_us;
+    size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+    return v[i] / 1000.0;
+  }
+};
+
+// Per-thread CPU of a process from /proc/PID/task/*/stat, in clock ticks.
+std::map<int, std::pair<std::string, uint64_t>> thread_ticks(int pid) {
+  std::map<int, std::pair<std::string, uint64_t>> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    auto l = line.find('('), r = line.rfind(')');
+    if (l == std::string::npos || r == std::string::npos) continue;
+    std::istringstream rest(line.substr(r + 2));
+    std::string f;
+    uint64_t ut = 0, st = 0;
+    for (int i = 3; i <= 15 && rest >> f; ++i) {
+      if (i == 14) ut = std::strtoull(f.c_str(), nullptr, 10);
+      if (i == 15) st = std::strtoull(f.c_str(), nullptr, 10);
+    }
+    out[std::atoi(e->d_name)] = {line.substr(l + 1, r - l - 1), ut + st};
+  }
+  closedir(d);
+  return out;
+}
+
+// Busy and total jiffies of the whole machine, from /proc/stat.
+std::pair<uint64_t, uint64_t> machine_ticks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  uint64_t v[8] = {}, total = 0;
+  in >> cpu;
+  for (auto& x : v) {
+    in >> x;
+    total += x;
+  }
+  return {total - v[3] - v[4], total};  // minus idle and iowait
+}
+
+void server_cpu(Stats& s, int pid, const std::map<int, std::pair<std::string, uint64_t>>& before, double secs) {
+  if (pid <= 0 || secs <= 0) return;
+  auto after = thread_ticks(pid);
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  size_t order = 0;
+  for (const auto& [tid, v] : after) {  // std::map: by tid, i.e. creation order
+    auto it = before.find(tid);
+    uint64_t t0 = it == before.end() ? 0 : it->second.second;
+    double pct = 100.0 * static_cast<double>(v.second - t0) / hz / secs;
+    s.server_cpu_pct += pct;
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%s#%zu(tid %d %s) %.0f%%", tid == pid ? "main" : "thread", order, tid,
+                  v.first.c_str(), pct);
+    ++order;
+    if (pct >= 0.5) s.server_threads.emplace_back(buf);
+  }
+}
+
+// ---------------------------------------------------------------- event loop
+
+enum class Proto { http, redis };
+
+struct Conn {
+  int fd = -1;
+  size_t k = 0;
+  size_t next = 0;            // next request of the pool
+  Request* cur = nullptr;     // in flight
+  size_t written = 0;
+  uint64_t sent_ns = 0;
+  std::vector<char> rbuf;
+  size_t rlen = 0;
+  size_t replies = 0;         // Redis: replies received for the current pipeline
+  uint64_t errors_in_reply = 0;
+  bool line_start = true;
+  bool want_out = false;
+  uint64_t resume_ns = 0;     // backoff after 503/429
+  bool close_after = false;
+};
+
+class Runner {
+ public:
+  Runner(const Options& o, Proto proto, std::string host, int port, std::vector<std::vector<Request>>& pool)
+      : o_(o), proto_(proto), host_(std::move(host)), port_(port), pool_(pool) {
+    ep_ = epoll_create1(0);
+    if (ep_ < 0) die("epoll_create1 failed");
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &res) != 0 || !res)
+      die("cannot resolve " + host_);
+    std::memcpy(&addr_, res->ai_addr, sizeof addr_);
+    freeaddrinfo(res);
+    conns_.resize(o.connections);
+    for (size_t k = 0; k < conns_.size(); ++k) {
+      conns_[k].k = k;
+      conns_[k].rbuf.resize(64 * 1024);
+      if (!connect_conn(conns_[k])) die("cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + std::strerror(errno));
+    }
+  }
+  ~Runner() {
+    for (auto& c : conns_)
+      if (c.fd >= 0) close(c.fd);
+    close(ep_);
+  }
+
+  // Sends until `max_pings` were issued or `seconds` elapsed, then drains.
+  Stats run(const std::string& label, uint64_t max_pings, double seconds, bool progress, int pid) {
+    Stats s;
+    s.target = label;
+    stats_ = &s;
+    issued_ = 0;
+    const uint64_t t0 = now_ns();
+    const uint64_t deadline = seconds > 0 ? t0 + static_cast<uint64_t>(seconds * 1e9) : UINT64_MAX;
+    const double cpu0 = cpu_seconds_self();
+    auto ticks0 = pid > 0 ? thread_ticks(pid) : decltype(thread_ticks(0)){};
+    const auto machine0 = machine_ticks();
+    max_pings_ = max_pings;
+    deadline_ = deadline;
+    for (auto& c : conns_) start_next(c);
+    uint64_t next_report = t0 + 1000000000ULL, last_acked = 0, last_req = 0, last_t = t0;
+    std::vector<epoll_event> evs(conns_.size());
+    while (in_flight() > 0 || (now_ns() < deadline && issued_ < max_pings_ && paused() > 0)) {
+      uint64_t now = now_ns();
+      int timeout_ms = 100;
+      for (auto& c : conns_)
+        if (!c.cur && c.resume_ns > now) timeout_ms = std::min<int>(timeout_ms, static_cast<int>((c.resume_ns - now) / 1000000 + 1));
+      int n = epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), timeout_ms);
+      if (n < 0 && errno != EINTR) die("epoll_wait failed");
+      for (int i = 0; i < n; ++i) {
+        Conn& c = conns_[evs[static_cast<size_t>(i)].data.u64];
+        if (evs[static_cast<size_t>(i)].events & (EPOLLERR | EPOLLHUP) && !(evs[static_cast<size_t>(i)].events & EPOLLIN)) {
+          fail_conn(c);
+          continue;
+        }
+        if (evs[static_cast<size_t>(i)].events & EPOLLOUT) on_writable(c);
+        if (evs[static_cast<size_t>(i)].events & EPOLLIN) on_readable(c);
+      }
+      now = now_ns();
+      for (auto& c : conns_)
+        if (!c.cur && c.resume_ns && c.resume_ns <= now) {
+          c.resume_ns = 0;
+          start_next(c);
+        }
+      if (progress && now >= next_report) {
+        double dt = static_cast<double>(now - last_t) / 1e9;
+        uint64_t errs = 0;
+        for (const auto& [st, cnt] : s.status)
+          if (st != 202 && st != 0) errs += cnt;
+        std::fprintf(stderr, "  [%s] %4.0fs  %9.0f pings/s  %7.0f req/s  acked %" PRIu64 "  errors %" PRIu64 "\n",
+                     label.c_str(), static_cast<double>(now - t0) / 1e9, static_cast<double>(s.acked - last_acked) / dt,
+                     static_cast<double>(s.requests - last_req) / dt, s.acked, errs + s.io_errors);
+        last_acked = s.acked;
+        last_req = s.requests;
+        last_t = now;
+        next_report += 1000000000ULL;
+      }
+    }
+    s.seconds = static_cast<double>(now_ns() - t0) / 1e9;
+    s.driver_cpu_s = cpu_seconds_self() - cpu0;
+    server_cpu(s, pid, ticks0, s.seconds);
+    const auto machine1 = machine_ticks();
+    if (machine1.second > machine0.second) {
+      // /proc/stat totals add up all cores: scale to "% of one core".
+      const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+      s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
+                          static_cast<double>(machine1.second - machine0.second);
+      s.others_cpu_pct = std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds);
+    }
+    stats_ = nullptr;
+    return s;
+  }
+
+ private:
+  size_t in_flight() const {
+    size_t n = 0;
+    for (const auto& c : conns_) n += c.cur != nullptr;
+    return n;
+  }
+  size_t paused() const {
+    size_t n = 0;
+    for (const auto& c : conns_) n += !c.cur && c.resume_ns != 0;
+    return n;
+  }
+
+  bool connect_conn(Conn& c) {
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) return false;
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_) != 0) {
+      close(c.fd);
+      c.fd = -1;
+      return false;
+    }
+    fcntl_nonblock(c.fd);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c.k;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+    c.want_out = false;
+    c.rlen = 0;
+    c.line_start = true;
+    return true;
+  }
+  static void fcntl_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+
+  void set_out(Conn& c, bool on) {
+    if (c.want_out == on) return;
+    c.want_out = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = c.k;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+
+  void start_next(Conn& c) {
+    if (c.cur || now_ns() >= deadline_ || issued_ >= max_pings_) return;
+    auto& mine = pool_[c.k];
+    Request& r = mine[c.next];
+    c.next = (c.next + 1) % mine.size();
+    if (proto_ == Proto::http) stamp(r);
+    c.cur = &r;
+    c.written = 0;
+    c.replies = 0;
+    c.errors_in_reply = 0;
+    issued_ += r.unit.size();
+    c.sent_ns = now_ns();
+    on_writable(c);
+  }
+
+  // Timestamps near now, strictly increasing per device; each unit has a
+  // fixed phase of 0-999 ms so a batch spans a second like a real gateway's.
+  void stamp(Request& r) {
+    if (last_t_.empty()) last_t_.assign(o_.units, 0);
+    const int64_t now = wall_ms();
+    for (size_t i = 0; i < r.unit.size(); ++i) {
+      uint32_t u = r.unit[i];
+      int64_t t = std::max(now - static_cast<int64_t>((u * 2654435761u) % 1000u), last_t_[u] + 1);
+      last_t_[u] = t;
+      char* at = r.bytes.data() + r.t_offset[i];
+      if (o_.iso) {
+        pm::format_iso8601(t, at);
+      } else {
+        for (int d = 12; d >= 0; --d, t /= 10) at[d] = static_cast<char>('0' + t % 10);
+      }
+    }
+  }
+
+  void on_writable(Conn& c) {
+    if (!c.cur) return set_out(c, false);
+    while (c.written < c.cur->bytes.size()) {
+      ssize_t w = ::send(c.fd, c.cur->bytes.data() + c.written, c.cur->bytes.size() - c.written, MSG_NOSIGNAL);
+      if (w > 0) {
+        c.written += static_cast<size_t>(w);
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return set_out(c, true);
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return fail_conn(c);
+      }
+    }
+    set_out(c, false);
+  }
+
+  // Level-triggered: one recv per wake-up; epoll reports again if more is there.
+  void on_readable(Conn& c) {
+    if (c.rlen == c.rbuf.size()) c.rbuf.resize(c.rbuf.size() * 2);
+    ssize_t n = ::recv(c.fd, c.rbuf.data() + c.rlen, c.rbuf.size() - c.rlen, 0);
+    if (n > 0) {
+      size_t old = c.rlen;
+      c.rlen += static_cast<size_t>(n);
+      bool done = proto_ == Proto::redis ? redis_progress(c, old) : http_progress(c);
+      if (done && !c.cur && c.resume_ns == 0) start_next(c);
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      fail_conn(c);
+    }
+  }
+
+  void finish(Conn& c) {
+    stats_->requests++;
+    stats_->pings_sent += c.cur->unit.size();
+    stats_->lat_us.push_back(static_cast<uint32_t>(std::min<uint64_t>((now_ns() - c.sent_ns) / 1000, UINT32_MAX)));
+    c.cur = nullptr;
+  }
+
+  static std::string_view find_code(std::string_view body, size_t& pos) {
+    constexpr std::string_view kCode = "\"code\":\"";
+    size_t at = body.find(kCode, pos);
+    if (at == std::string_view::npos) return {};
+    at += kCode.size();
+    size_t end = body.find('"', at);
+    if (end == std::string_view::npos) return {};
+    pos = end;
+    return body.substr(at, end - at);
+  }
+
+  // Parses one complete response if there is one; true when one was handled.
+  bool http_progress(Conn& c) {
+    std::string_view buf(c.rbuf.data(), c.rlen);
+    size_t hend = buf.find("\r\n\r\n");
+    if (hend == std::string_view::npos) return false;
+    std::string_view head = buf.substr(0, hend + 2);
+    int status = 0;
+    if (head.size() > 12 && head.substr(0, 5) == "HTTP/") std::from_chars(head.data() + 9, head.data() + 12, status);
+    size_t clen = 0;
+    bool close_conn = false;
+    for (size_t p = head.find("\r\n"); p != std::string_view::npos && p + 2 < head.size();) {
+      size_t e = head.find("\r\n", p + 2);
+      std::string_view line = head.substr(p + 2, e - p - 2);
+      auto colon = line.find(':');
+      if (colon != std::string_view::npos) {
+        std::string name(line.substr(0, colon));
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string_view val = line.substr(colon + 1);
+        while (!val.empty() && val.front() == ' ') val.remove_prefix(1);
+        if (name == "content-length") std::from_chars(val.data(), val.data() + val.size(), clen);
+        if (name == "connection" && (val == "close" || val == "Close")) close_conn = true;
+      }
+      p = e;
+    }
+    if (c.rlen < hend + 4 + clen) return false;
+    std::string_view body = buf.substr(hend + 4, clen);
+    if (!c.cur) {  // unsolicited (e.g. an idle timeout answer): drop the connection
+      fail_conn(c);
+      return true;
+    }
+    stats_->status[status]++;
+    if (status == 202) {
+      constexpr std::string_view kAcc = "\"accepted\":";
+      size_t a = body.find(kAcc);
+      uint64_t acc = 0;
+      if (a != std::string_view::npos) std::from_chars(body.data() + a + kAcc.size(), body.data() + body.size(), acc);
+      stats_->acked += acc;
+      size_t pos = 0;
+      for (auto code = find_code(body, pos); !code.empty(); code = find_code(body, pos)) {
+        stats_->rejected++;
+        stats_->codes[std::string(code)]++;
+      }
+    } else {
+      size_t pos = 0;
+      auto code = find_code(body, pos);
+      stats_->codes[code.empty() ? "http_" + std::to_string(status) : std::string(code)]++;
+      if (status == 503 || status == 429) c.resume_ns = now_ns() + 20000000ULL;  // Retry-After, shortened
+    }
+    finish(c);
+    size_t used = hend + 4 + clen;
+    std::memmove(c.rbuf.data(), c.rbuf.data() + used, c.rlen - used);
+    c.rlen -= used;
+    if (close_conn) reconnect(c);
+    return true;
+  }
+
+  bool redis_progress(Conn& c, size_t from) {
+    if (!c.cur) {
+      fail_conn(c);
+      return true;
+    }
+    // Integer (":1") and error ("-ERR ...") replies are one line each.
+    for (size_t i = from; i < c.rlen; ++i) {
+      char ch = c.rbuf[i];
+      if (c.line_start && ch == '-') c.errors_in_reply++;
+      c.line_start = ch == '\n';
+      if (ch == '\n') c.replies++;
+    }
+    c.rlen = 0;
+    if (c.replies < c.cur->unit.size()) return false;
+    stats_->acked += c.replies - c.errors_in_reply;
+    stats_->rejected += c.errors_in_reply;
+    if (c.errors_in_reply) stats_->codes["redis_error"] += c.errors_in_reply;
+    stats_->status[c.errors_in_reply ? 500 : 202]++;
+    finish(c);
+    return true;
+  }
+
+  void reconnect(Conn& c) {
+    if (c.fd >= 0) {
+      epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+      close(c.fd);
+      c.fd = -1;
+    }
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (connect_conn(c)) return;
+      usleep(20000);
+    }
+    die("cannot reconnect to " + host_ + ":" + std::to_string(port_));
+  }
+
+  void fail_conn(Conn& c) {
+    if (stats_) stats_->io_errors++;
+    if (c.cur) {  // the request's fate is unknown: count it sent, not acknowledged
+      if (stats_) {
+        stats_->requests++;
+        stats_->pings_sent += c.cur->unit.size();
+        stats_->status[0]++;
+        stats_->codes["connection_lost"]++;
+      }
+      c.cur = nullptr;
+    }
+    reconnect(c);
+    c.resume_ns = now_ns() + 20000000ULL;
+  }
+
+  const Options& o_;
+  Proto proto_;
+  std::string host_;
+  int port_;
+  std::vector<std::vector<Request>>& pool_;
+  sockaddr_in addr_{};
+  int ep_ = -1;
+  std::vector<Conn> conns_;
+  std::vector<int64_t> last_t_;
+  Stats* stats_ = nullptr;
+  uint64_t issued_ = 0, max_pings_ = 0, deadline_ = 0;
+};
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o.push_back('\\');
+    o.push_back(ch);
+  }
+  return o;
+}
+
+void print_stats(const Options& o, const Stats& s, const std::string& persistence_note) {
+  std::printf("%-9s batch %-5zu conns %-3zu  %10.0f pings/s  %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  "
+              "acked %" PRIu64 "/%" PRIu64 " in %.1f s  driver CPU %.0f%%%s\n",
+              s.target.c_str(), o.batch, o.connections, s.pings_per_s(), s.req_per_s(), s.pct_ms(0.50), s.pct_ms(0.99),
+              s.pct_ms(1.0), s.acked, s.pings_sent, s.seconds, 100.0 * s.driver_cpu_s / std::max(s.seconds, 1e-9),
+              persistence_note.c_str());
+  std::string errs;
+  for (const auto& [st, n] : s.status)
+    if (st != 202) errs += " " + (st == 0 ? std::string("conn_lost") : std::to_string(st)) + "=" + std::to_string(n);
+  for (const auto& [code, n] : s.codes) errs += " " + code + "=" + std::to_string(n);
+  if (!errs.empty()) std::printf("          errors/rejections:%s (503 overloaded counted apart)\n", errs.c_str());
+  std::printf("          machine CPU %.0f%% of %ld cores x 100%%; other processes %.0f%%%s\n", s.machine_cpu_pct,
+              sysconf(_SC_NPROCESSORS_ONLN), s.others_cpu_pct,
+              s.others_cpu_pct > 15 ? "  (WARNING: the machine was not quiet)" : "");
+  if (!s.server_threads.empty()) {
+    std::printf("          server CPU %.0f%%:", s.server_cpu_pct);
+    for (const auto& t : s.server_threads) std::printf("  %s", t.c_str());
+    std::printf("\n");
+  }
+  if (o.json) {
+    std::printf("{\"target\":\"%s\",\"batch\":%zu,\"connections\":%zu,\"units\":%zu,\"time\":\"%s\",\"seconds\":%.3f,"
+                "\"requests\":%" PRIu64 ",\"pings_sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"rejected\":%" PRIu64
+                ",\"pings_per_s\":%.0f,\"requests_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+                "\"failed_requests\":%" PRIu64 ",\"overloaded_503\":%" PRIu64 ",\"io_errors\":%" PRIu64 ",\"driver_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"others_cpu_pct\":%.1f,"
+                "\"status\":{",
+                s.target.c_str(), o.batch, o.connections, o.units, o.iso ? "iso" : "ms", s.seconds, s.requests,
+                s.pings_sent, s.acked, s.rejected, s.pings_per_s(), s.req_per_s(), s.pct_ms(0.50), s.pct_ms(0.99),
+                s.pct_ms(1.0), s.requests - (s.status.count(202) ? s.status.at(202) : 0), s.status.count(503) ? s.status.at(503) : 0, s.io_errors,
+                100.0 * s.driver_cpu_s / std::max(s.seconds, 1e-9), s.server_cpu_pct, s.others_cpu_pct);
+    bool first = true;
+    for (const auto& [st, n] : s.status) {
+      std::printf("%s\"%d\":%" PRIu64, first ? "" : ",", st, n);
+      first = false;
+    }
+    std::printf("},\"codes\":{");
+    first = true;
+    for (const auto& [code, n] : s.codes) {
+      std::printf("%s\"%s\":%" PRIu64, first ? "" : ",", json_escape(code).c_str(), n);
+      first = false;
+    }
+    std::printf("},\"server_threads\":[");
+    first = true;
+    for (const auto& t : s.server_threads) {
+      std::printf("%s\"%s\"", first ? "" : ",", json_escape(t).c_str());
+      first = false;
+    }
+    std::printf("]}\n");
+  }
+  std::fflush(stdout);
+}
+
+// Asks Redis for its persistence settings so the report says what was measured.
+std::string redis_persistence(const Options& o) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  if (fd < 0 || getaddrinfo(o.redis_host.c_str(), std::to_string(o.redis_port).c_str(), &hints, &res) != 0) {
+    if (fd >= 0) close(fd);
+    return "unknown";
+  }
+  bool ok = connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+  freeaddrinfo(res);
+  std::string out;
+  auto ask = [&](const std::string& name) {
+    std::string cmd = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$" + std::to_string(name.size()) + "\r\n" + name + "\r\n";
+    if (::send(fd, cmd.data(), cmd.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(cmd.size())) return std::string("?");
+    char buf[512];
+    std::string r;
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // *2 $len name $len value: 5 CRLF-terminated lines (4 when empty value is "$0\r\n\r\n", still 5)
+    while (std::count(r.begin(), r.end(), '\n') < 5) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return std::string("?");
+      r.append(buf, static_cast<size_t>(n));
+    }
+    size_t p = 0;
+    for (int i = 0; i < 4; ++i) p = r.find('\n', p) + 1;
+    return r.substr(p, r.find('\r', p) - p);
+  };
+  if (ok) {
+    std::string aof = ask("appendonly");
+    std::string fsync = ask("appendfsync");
+    std::string save = ask("save");
+    out = "appendonly=" + aof + (aof == "yes" ? " appendfsync=" + fsync : "") + " save=" + (save.empty() ? "off" : save);
+  }
+  close(fd);
+  return ok ? out : "unknown";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse_options(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  const uint64_t max_pings = o.pings ? o.pings : UINT64_MAX;
+  const double seconds = o.pings ? 0 : o.duration;
+
+  auto g0 = now_ns();
+  std::vector<Fix> tracks = generate_tracks(o);
+  std::fprintf(stderr, "ingest_load: %zu units over Leicestershire, %zu rounds pre-generated, batch %zu, %zu connections\n",
+               o.units, o.pool_rounds, o.batch, o.connections);
+
+  std::optional<Stats> pm_stats, redis_stats;
+  if (o.port > 0) {
+    auto pool = build_http_pool(o, tracks);
+    size_t bytes = 0;
+    for (const auto& c : pool)
+      for (const auto& r : c) bytes += r.bytes.size();
+    std::fprintf(stderr, "ingest_load: %.0f MB of HTTP requests pre-serialised in %.2f s (%.0f bytes/ping)\n",
+                 static_cast<double>(bytes) / 1e6, static_cast<double>(now_ns() - g0) / 1e9,
+                 static_cast<double>(bytes) / static_cast<double>(o.pool_rounds * o.units));
+    Runner r(o, Proto::http, o.host, o.port, pool);
+    if (o.warmup > 0) {
+      std::fprintf(stderr, "ingest_load: patrolmap warm-up, %" PRId64 " pings (not counted)\n", o.warmup);
+      Stats w = r.run("warmup", static_cast<uint64_t>(o.warmup), 0, !o.quiet, 0);
+      std::fprintf(stderr, "ingest_load: warm-up %.0f pings/s acked %" PRIu64 "/%" PRIu64 " in %.1f s\n", w.pings_per_s(),
+                   w.acked, w.pings_sent, w.seconds);
+    }
+    pm_stats = r.run("patrolmap", max_pings, seconds, !o.quiet, o.server_pid);
+    print_stats(o, *pm_stats, " (durable: 202 after commit)");
+  }
+  if (o.redis_port > 0) {
+    auto pool = build_redis_pool(o, tracks);
+    std::string persistence = redis_persistence(o);
+    Runner r(o, Proto::redis, o.redis_host, o.redis_port, pool);
+    if (o.warmup > 0) r.run("warmup", static_cast<uint64_t>(o.warmup), 0, false, 0);
+    // The same number of pings as patrolmap was sent (when it ran).
+    uint64_t n = pm_stats ? std::max<uint64_t>(pm_stats->pings_sent, o.batch) : max_pings;
+    double secs = pm_stats ? 0 : seconds;
+    redis_stats = r.run("redis", n, secs, !o.quiet, o.redis_pid);
+    print_stats(o, *redis_stats, " (GEOADD pipelined; " + persistence + ")");
+    if (pm_stats && redis_stats->pings_per_s() > 0) {
+      double ratio = pm_stats->pings_per_s() / redis_stats->pings_per_s();
+      std::printf("ratio     batch %-5zu patrolmap/redis = %.3f  (%.0f vs %.0f pings/s; redis %s)\n", o.batch, ratio,
+                  pm_stats->pings_per_s(), redis_stats->pings_per_s(), persistence.c_str());
+      if (o.json)
+        std::printf("{\"target\":\"ratio\",\"batch\":%zu,\"patrolmap_over_redis\":%.4f,\"redis_persistence\":\"%s\"}\n",
+                    o.batch, ratio, json_escape(persistence).c_str());
+    }
+  }
+  bool any = (pm_stats && pm_stats->acked > 0) || (redis_stats && redis_stats->acked > 0);
+  return any ? 0 : 1;
+}
