@@ -81,3 +81,21 @@ TEST(JsonPings, DeepNestingDoesNotCrash) {
 
 }  // namespace
 }  // namespace pm
+
+namespace pm {
+namespace {
+
+// Found by the json_pings fuzz target: with full-precision parsing RapidJSON
+// 1.1.0 hit undefined behaviour (clz of zero) on a zero mantissa with an
+// exponent. The decoder must answer bad_format, nothing else.
+TEST(JsonPings, ZeroMantissaWithExponentIsHandled) {
+  for (std::string body : {std::string("0E82%"), std::string("[{\"device\":\"A\",\"t\":0E82,\"lat\":0e400,\"lon\":1}]")}) {
+    JsonPingBatch b;
+    auto e = decode_json_pings(body, 10, b);
+    if (e) EXPECT_EQ(e->code, Errc::bad_format);
+    else EXPECT_EQ(b.items, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace pm
