@@ -36,7 +36,7 @@ std::string iso(EpochMs t) {
   time_t s = static_cast<time_t>(t / 1000);
   std::tm g{};
   gmtime_r(&s, &g);
-  char b[32];
+  char b[96];  // room for any int fields: GCC checks the worst case
   std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", g.tm_year + 1900, g.tm_mon + 1, g.tm_mday,
                 g.tm_hour, g.tm_min, g.tm_sec, static_cast<int>(t % 1000));
   return b;

@@ -356,6 +356,7 @@ struct Stats {
   double server_cpu_pct = 0;
   double machine_cpu_pct = 0;  // all cores busy, in % of one core
   double others_cpu_pct = 0;   // machine minus driver minus the measured server
+  bool server_measured = false;  // --server-pid / --redis-pid given
 
   double pings_per_s() const { return seconds > 0 ? static_cast<double>(acked) / seconds : 0; }
   double req_per_s() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
@@ -409,6 +410,7 @@ std::pair<uint64_t, uint64_t> machine_ticks() {
 
 void server_cpu(Stats& s, int pid, const std::map<int, std::pair<std::string, uint64_t>>& before, double secs) {
   if (pid <= 0 || secs <= 0) return;
+  s.server_measured = true;
   auto after = thread_ticks(pid);
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   size_t order = 0;
@@ -533,7 +535,9 @@ class Runner {
       const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
       s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
                           static_cast<double>(machine1.second - machine0.second);
-      s.others_cpu_pct = std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds);
+      s.others_cpu_pct = s.server_measured  // -1: unknown (the server's own CPU was not measured)
+                             ? std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds)
+                             : -1.0;
     }
     stats_ = nullptr;
     return s;
@@ -803,9 +807,13 @@ void print_stats(const Options& o, const Stats& s, const std::string& persistenc
     if (st != 202) errs += " " + (st == 0 ? std::string("conn_lost") : std::to_string(st)) + "=" + std::to_string(n);
   for (const auto& [code, n] : s.codes) errs += " " + code + "=" + std::to_string(n);
   if (!errs.empty()) std::printf("          errors/rejections:%s (503 overloaded counted apart)\n", errs.c_str());
-  std::printf("          machine CPU %.0f%% of %ld cores x 100%%; other processes %.0f%%%s\n", s.machine_cpu_pct,
-              sysconf(_SC_NPROCESSORS_ONLN), s.others_cpu_pct,
-              s.others_cpu_pct > 15 ? "  (WARNING: the machine was not quiet)" : "");
+  if (s.server_measured)
+    std::printf("          machine CPU %.0f%% of %ld cores x 100%%; other processes %.0f%%%s\n", s.machine_cpu_pct,
+                sysconf(_SC_NPROCESSORS_ONLN), s.others_cpu_pct,
+                s.others_cpu_pct > 15 ? "  (WARNING: the machine was not quiet)" : "");
+  else
+    std::printf("          machine CPU %.0f%% of %ld cores x 100%% (server included; give --server-pid to split)\n",
+                s.machine_cpu_pct, sysconf(_SC_NPROCESSORS_ONLN));
   if (!s.server_threads.empty()) {
     std::printf("          server CPU %.0f%%:", s.server_cpu_pct);
     for (const auto& t : s.server_threads) std::printf("  %s", t.c_str());
