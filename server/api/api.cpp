@@ -264,33 +264,21 @@ void Api::post_pings(Request&& req, const Principal& who, Respond respond) {
     d_.metrics.error(err->code);
     return respond(error_response(*err, v, ka));
   }
-  if (who.role == Role::device) {
-    for (const auto& p : batch.pings)
-      if (p.device != who.device) {
-        d_.metrics.error(Errc::device_mismatch);
-        return respond(error_response(Error{Errc::device_mismatch, {}}, v, ka));
-      }
-  }
-  d_.pipeline.submit(batch.pings, batch.positions, std::move(batch.rejections), Channel::json,
-                     [respond = std::move(respond), v, ka](IngestOutcome&& o) {
-                       if (o.error) return respond(error_response(*o.error, v, ka));
-                       rapidjson::StringBuffer sb;
-                       Writer w(sb);
-                       write_outcome(w, o);
-                       respond(json_response(202, sb.GetString(), v, ka));
-                     });
+  submit_pings(batch.pings, batch.positions, std::move(batch.rejections), Channel::json, who, 202, v, ka,
+               std::move(respond));
 }
 
-void Api::submit_decoded(std::shared_ptr<DecodedPings> decoded, Channel channel, const Principal& who,
-                         unsigned ok_status, unsigned v, bool ka, Respond respond) {
+void Api::submit_pings(std::span<const RawPing> pings, std::span<const uint32_t> positions,
+                       std::vector<Rejection> rejections, Channel channel, const Principal& who, unsigned ok_status,
+                       unsigned v, bool ka, Respond respond) {
   if (who.role == Role::device) {
-    for (const auto& p : decoded->pings)
+    for (const auto& p : pings)
       if (p.device != who.device) {
         d_.metrics.error(Errc::device_mismatch);
         return respond(error_response(Error{Errc::device_mismatch, {}}, v, ka));
       }
   }
-  d_.pipeline.submit(decoded->pings, decoded->positions, std::move(decoded->rejections), channel,
+  d_.pipeline.submit(pings, positions, std::move(rejections), channel,
                      [respond = std::move(respond), v, ka, ok_status](IngestOutcome&& o) {
                        if (o.error) return respond(error_response(*o.error, v, ka));
                        rapidjson::StringBuffer sb;
@@ -303,13 +291,13 @@ void Api::submit_decoded(std::shared_ptr<DecodedPings> decoded, Channel channel,
 void Api::osmand(Request&& req, const Principal& who, Respond respond) {
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
-  auto decoded = std::make_shared<DecodedPings>();
+  DecodedPings decoded;
   std::string_view target = req.target();
   std::string_view content_type = req[http::field::content_type];
   std::string body = std::move(req.body());
   if (req.method() == http::verb::post && content_type.find("json") != std::string_view::npos) {
     // Newer Traccar Client versions post JSON.
-    if (auto err = decode_traccar_json(body, *decoded, d_.cfg.ingest_max_batch)) {
+    if (auto err = decode_traccar_json(body, decoded, d_.cfg.ingest_max_batch)) {
       if (err->code == Errc::bad_format) d_.metrics.ping_rejected(Channel::osmand, Errc::bad_format);
       d_.metrics.error(err->code);
       return respond(error_response(*err, v, ka));
@@ -318,10 +306,11 @@ void Api::osmand(Request&& req, const Principal& who, Respond respond) {
     // Query string (GET, or POST with an empty body) or a form body.
     std::string_view params = !body.empty() ? std::string_view(body) : target.substr(std::min(target.size(), target.find('?') + 1));
     if (target.find('?') == std::string_view::npos && body.empty()) params = {};
-    decode_osmand_query(params, d_.clock.now_ms(), *decoded);
+    decode_osmand_query(params, d_.clock.now_ms(), decoded);
   }
   // The apps only look at the status: 200 means "sent", anything else is retried.
-  submit_decoded(decoded, Channel::osmand, who, 200, v, ka, std::move(respond));
+  submit_pings(decoded.pings, decoded.positions, std::move(decoded.rejections), Channel::osmand, who, 200, v, ka,
+               std::move(respond));
 }
 
 void Api::post_rota(const Request& req, Respond respond) {

@@ -51,8 +51,11 @@ class Api {
   void post_pings(Request&& req, const Principal& who, Respond respond);
   void osmand(Request&& req, const Principal& who, Respond respond);
   void post_rota(const Request& req, Respond respond);
-  void submit_decoded(std::shared_ptr<DecodedPings> decoded, Channel channel, const Principal& who, unsigned ok_status,
-                      unsigned version, bool keep_alive, Respond respond);
+  // The one HTTP ingest path: device-token check, pipeline, answer. The pings
+  // may view request memory: submit resolves them before returning.
+  void submit_pings(std::span<const RawPing> pings, std::span<const uint32_t> positions,
+                    std::vector<Rejection> rejections, Channel channel, const Principal& who, unsigned ok_status,
+                    unsigned version, bool keep_alive, Respond respond);
   void put_unit(const Request& req, std::string_view id, Respond respond);
   void post_unit_status(const Request& req, std::string_view id, Respond respond);
   void put_device(const Request& req, std::string_view id, Respond respond);

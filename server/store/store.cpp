@@ -156,6 +156,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& opt, Metrics& metrics) {
   prep(s->ins_fix_, "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) "
                     "VALUES(?,?,?,?,?,?,?,?,?,?)");
   prep(s->ins_unit_, "INSERT OR IGNORE INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?)");
+  prep(s->data_version_st_, "PRAGMA data_version");
   prep(s->ins_device_, "INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
                        "ON CONFLICT(idx) DO NOTHING");
   prep(s->ins_snap_, "INSERT OR REPLACE INTO live_checkpoint(unit,device,t,lat,lon,speed,heading,accuracy,"
@@ -223,8 +224,8 @@ void Store::start(LiveState& live, std::function<void(sql::Db&)> on_external_cha
   on_external_change_ = std::move(on_external_change);
   // Load what is there now, before anyone can connect: a daemon that prints
   // "listening" must accept the tokens it already has.
-  auto st = db_.prepare("PRAGMA data_version");
-  if (st.step() == SQLITE_ROW) data_version_ = st.i64(0);
+  if (data_version_st_.step() == SQLITE_ROW) data_version_ = data_version_st_.i64(0);
+  data_version_st_.reset();
   if (on_external_change_) on_external_change_(db_);
   writer_ = std::thread([this] { run(); });
 }
@@ -294,9 +295,11 @@ void Store::run() {
     }
     // Another process (tokens add) committed: let the owner reload.
     {
-      auto st = db_.prepare("PRAGMA data_version");
-      if (st.step() == SQLITE_ROW && st.i64(0) != data_version_) {
-        data_version_ = st.i64(0);
+      // Prepared once: this runs before every group commit.
+      int64_t version = data_version_st_.step() == SQLITE_ROW ? data_version_st_.i64(0) : data_version_;
+      data_version_st_.reset();
+      if (version != data_version_) {
+        data_version_ = version;
         if (on_external_change_) on_external_change_(db_);
       }
     }

@@ -101,7 +101,7 @@ class Store {
   StoreOptions opt_;
   Metrics& metrics_;
   sql::Db db_;
-  sql::Stmt ins_fix_, ins_unit_, ins_device_, ins_snap_;
+  sql::Stmt ins_fix_, ins_unit_, ins_device_, ins_snap_, data_version_st_;
   LiveState* live_ = nullptr;
   std::function<void(sql::Db&)> on_external_change_;
 
