@@ -1,21 +1,19 @@
 #include "server/api/api.hpp"
 
+#include <charconv>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "server/api/api_util.hpp"
 #include "server/core/log.hpp"
 #include "server/core/time_format.hpp"
 #include "server/ingest/osmand.hpp"
 
 namespace pm {
-namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_sv(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-
-std::string url_decode(std::string_view s) {
+std::string api_util::url_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
@@ -29,7 +27,18 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>* devices) {
+namespace {
+
+using api_util::Parsed;
+using api_util::parse_object;
+using api_util::query_param;
+using api_util::url_decode;
+using api_util::Writer;
+using api_util::write_sv;
+
+// `engine` (read under the dispatch lock) adds the unit's incident and emergency.
+void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>* devices,
+                const dispatch::Engine* engine) {
   w.StartObject();
   w.Key("id"); write_sv(w, u.id);
   w.Key("type"); write_sv(w, u.fields.type);
@@ -52,15 +61,17 @@ void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>*
     format_iso8601(u.last.t, t);
     w.Key("fix_time"); w.String(t, 24);
     w.Key("source"); write_sv(w, channel_name(u.last.channel));
-    w.Key("emergency"); w.Bool(u.last.emergency);
   } else {
     for (const char* k : {"lat", "lon", "speed_mps", "heading_deg", "accuracy_m", "fix_time", "source"}) {
       w.Key(k);
       w.Null();
     }
-    w.Key("emergency"); w.Bool(false);
   }
-  w.Key("incident"); w.Null();
+  // An officer emergency stays raised until a dispatcher acknowledges it.
+  w.Key("emergency"); w.Bool(engine ? engine->unit_emergency(u.index) : u.has_fix && u.last.emergency);
+  w.Key("incident");
+  if (uint64_t inc = engine ? engine->unit_incident(u.index) : 0) w.Uint64(inc);
+  else w.Null();
   if (devices) {
     w.Key("devices"); w.StartArray();
     for (const auto& d : *devices)
@@ -70,8 +81,9 @@ void write_unit(Writer& w, const UnitRecord& u, const std::vector<DeviceRecord>*
   w.EndObject();
 }
 
-// The value of `name` in the query string of `target` (not decoded: tokens are URL-safe).
-std::string_view query_param(std::string_view target, std::string_view name) {
+}  // namespace
+
+std::string_view api_util::query_param(std::string_view target, std::string_view name) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return {};
   std::string_view rest = target.substr(q + 1);
@@ -84,6 +96,8 @@ std::string_view query_param(std::string_view target, std::string_view name) {
   }
   return {};
 }
+
+namespace {
 
 void write_outcome(Writer& w, const IngestOutcome& o) {
   w.StartObject();
@@ -100,19 +114,15 @@ void write_outcome(Writer& w, const IngestOutcome& o) {
   w.EndObject();
 }
 
-struct Parsed {
-  rapidjson::Document doc;
-  std::optional<Error> error;
-};
+}  // namespace
 
-Parsed parse_object(const std::string& body) {
+api_util::Parsed api_util::parse_object(const std::string& body) {
   Parsed p;
   p.doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (p.doc.HasParseError() || !p.doc.IsObject()) p.error = Error{Errc::bad_request, "body must be a JSON object"};
   return p;
 }
 
-}  // namespace
 
 Response json_response(unsigned status, std::string body, unsigned version, bool keep_alive) {
   Response res{static_cast<http::status>(status), version};
@@ -175,35 +185,49 @@ void Api::handle(Request&& req, Respond respond) {
     id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
     return id.find('/') == std::string_view::npos;
   };
-  enum class Ep { none, pings, osmand, rota, units, unit, unit_status, devices, device, metrics } ep = Ep::none;
-  std::vector<Route> routes;
-  if (path == "/api/v1/pings") {
-    ep = Ep::pings;
-    routes = {{http::verb::post, kSenders}};
-  } else if (path == "/osmand") {
-    ep = Ep::osmand;
-    routes = {{http::verb::get, kSenders}, {http::verb::post, kSenders}};
-  } else if (path == "/api/v1/rota") {
-    ep = Ep::rota;
-    routes = {{http::verb::post, role_bit(Role::admin) | role_bit(Role::sergeant)}};
-  } else if (path == "/api/v1/units") {
-    ep = Ep::units;
-    routes = {{http::verb::get, kStaff}};
-  } else if (path == "/api/v1/devices") {
-    ep = Ep::devices;
-    routes = {{http::verb::get, role_bit(Role::admin)}};
-  } else if (path == "/metrics") {
-    ep = Ep::metrics;
-    routes = {{http::verb::get, role_bit(Role::admin)}};
-  } else if (match_prefix("/api/v1/units/", "/status")) {
-    ep = Ep::unit_status;
-    routes = {{http::verb::post, role_bit(Role::dispatcher)}};
-  } else if (match_prefix("/api/v1/units/", "")) {
-    ep = Ep::unit;
-    routes = {{http::verb::put, role_bit(Role::dispatcher) | role_bit(Role::admin)}};
-  } else if (match_prefix("/api/v1/devices/", "")) {
-    ep = Ep::device;
-    routes = {{http::verb::put, role_bit(Role::admin)}};
+  enum class Ep {
+    none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
+    incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack
+  } ep = Ep::none;
+  constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
+  // The route table: exact paths, or prefix + {id} + suffix (first match wins).
+  constexpr RoleSet admin = role_bit(Role::admin), sergeant = role_bit(Role::sergeant);
+  constexpr auto get = http::verb::get, post = http::verb::post, put = http::verb::put;
+  struct Entry {
+    std::string_view prefix, suffix;  // suffix "" and exact: the whole path
+    bool exact;
+    Ep ep;
+    std::initializer_list<Route> routes;
+  };
+  static const Entry kTable[] = {
+      {"/api/v1/pings", "", true, Ep::pings, {{post, kSenders}}},
+      {"/osmand", "", true, Ep::osmand, {{get, kSenders}, {post, kSenders}}},
+      {"/api/v1/rota", "", true, Ep::rota, {{post, admin | sergeant}}},
+      {"/api/v1/units", "", true, Ep::units, {{get, kStaff}}},
+      {"/api/v1/devices", "", true, Ep::devices, {{get, admin}}},
+      {"/metrics", "", true, Ep::metrics, {{get, admin}}},
+      // devices and gateways act for their own unit only (checked by the handler)
+      {"/api/v1/units/", "/status", false, Ep::unit_status, {{post, dispatcher | kSenders}}},
+      {"/api/v1/units/", "/emergency", false, Ep::unit_emergency, {{post, dispatcher | kSenders}}},
+      {"/api/v1/incidents", "", true, Ep::incidents, {{get, kStaff}, {post, dispatcher}}},
+      {"/api/v1/incidents/", "/recommendations", false, Ep::recommendations, {{get, dispatcher}}},
+      {"/api/v1/incidents/", "/assign", false, Ep::assign, {{post, dispatcher}}},
+      {"/api/v1/incidents/", "/events", false, Ep::incident_events, {{post, dispatcher | kSenders}}},
+      {"/api/v1/incidents/", "/close", false, Ep::close, {{post, dispatcher}}},
+      {"/api/v1/incidents/", "", false, Ep::incident, {{get, kStaff}}},
+      {"/api/v1/locations", "", true, Ep::locations, {{get, kStaff}, {post, dispatcher | admin}}},
+      {"/api/v1/alerts", "", true, Ep::alerts, {{get, kStaff}}},
+      {"/api/v1/alerts/", "/ack", false, Ep::alert_ack, {{post, dispatcher | sergeant}}},
+      {"/api/v1/units/", "", false, Ep::unit, {{put, dispatcher | admin}}},
+      {"/api/v1/devices/", "", false, Ep::device, {{put, admin}}},
+  };
+  std::initializer_list<Route> routes;
+  for (const auto& e : kTable) {
+    if (e.exact ? path == e.prefix : match_prefix(e.prefix, e.suffix)) {
+      ep = e.ep;
+      routes = e.routes;
+      break;
+    }
   }
   if (ep == Ep::none) return fail(Errc::not_found, "no such endpoint");
   const Route* route = nullptr;
@@ -228,8 +252,16 @@ void Api::handle(Request&& req, Respond respond) {
   if (!d_.auth.admit(*who, d_.clock.now_ms())) return fail(Errc::rate_limited);
 
   std::string decoded_id = url_decode(id);
-  if ((ep == Ep::unit || ep == Ep::unit_status || ep == Ep::device) && !valid_id(decoded_id))
+  if ((ep == Ep::unit || ep == Ep::unit_status || ep == Ep::unit_emergency || ep == Ep::device) &&
+      !valid_id(decoded_id))
     return fail(Errc::bad_request, "ids are 1-64 characters: letters, digits, - _ . :");
+  uint64_t num_id = 0;
+  if (ep == Ep::incident || ep == Ep::recommendations || ep == Ep::assign || ep == Ep::incident_events ||
+      ep == Ep::close || ep == Ep::alert_ack) {
+    auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), num_id);
+    if (ec != std::errc() || p != id.data() + id.size() || num_id == 0)
+      return fail(Errc::not_found, "no such " + std::string(ep == Ep::alert_ack ? "alert" : "incident"));
+  }
   switch (ep) {
     case Ep::pings: return post_pings(std::move(req), *who, std::move(respond));
     case Ep::osmand: return osmand(std::move(req), *who, std::move(respond));
@@ -245,8 +277,22 @@ void Api::handle(Request&& req, Respond respond) {
       return respond(std::move(res));
     }
     case Ep::unit: return put_unit(req, decoded_id, std::move(respond));
-    case Ep::unit_status: return post_unit_status(req, decoded_id, std::move(respond));
+    case Ep::unit_status: return post_unit_status(req, decoded_id, *who, std::move(respond));
     case Ep::device: return put_device(req, decoded_id, std::move(respond));
+    case Ep::unit_emergency: return post_unit_emergency(req, decoded_id, *who, std::move(respond));
+    case Ep::incidents:
+      if (method == http::verb::post) return post_incident(req, std::move(respond));
+      return respond(get_incidents(req));
+    case Ep::incident: return respond(get_incident(req, num_id));
+    case Ep::recommendations: return respond(get_recommendations(req, num_id));
+    case Ep::assign: return post_assign(req, num_id, std::move(respond));
+    case Ep::incident_events: return post_incident_event(req, num_id, *who, std::move(respond));
+    case Ep::close: return post_close(req, num_id, std::move(respond));
+    case Ep::locations:
+      if (method == http::verb::post) return post_location(req, std::move(respond));
+      return respond(get_locations(req));
+    case Ep::alerts: return respond(get_alerts(req));
+    case Ep::alert_ack: return post_alert_ack(req, num_id, std::move(respond));
     case Ep::none: break;
   }
   fail(Errc::internal);
@@ -336,15 +382,16 @@ void Api::post_rota(const Request& req, Respond respond) {
 }
 
 Response Api::get_units(const Request& req) const {
-  auto units = d_.live.units_view();
   auto devices = d_.live.devices_view();
   rapidjson::StringBuffer sb;
   Writer w(sb);
   w.StartObject();
   w.Key("units");
   w.StartArray();
-  for (const auto& u : units)
-    if (u.persisted || u.has_fix) write_unit(w, u, &devices);
+  with_engine([&](const dispatch::Engine* engine) {
+    for (const auto& u : d_.live.units_view())
+      if (u.persisted || u.has_fix) write_unit(w, u, &devices, engine);
+  });
   w.EndArray();
   w.EndObject();
   return json_response(200, sb.GetString(), req.version(), req.keep_alive());
@@ -432,20 +479,35 @@ void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
   uint32_t idx = d_.live.reserve_unit(id);
   bool created = !(existing && existing->persisted);
   std::string uid(id);
-  store_then(
-      d_.store,
-      [idx, uid, f](sql::Db& db) { return upsert_unit_row(db, idx, uid, f); },
-      [this, idx, f] { d_.live.set_unit(idx, f); },
-      [this, idx, created, v, ka, respond](const StoreResult& r) {
-        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
-        rapidjson::StringBuffer sb;
-        Writer w(sb);
-        write_unit(w, *d_.live.unit(idx), nullptr);
-        respond(json_response(created ? 201 : 200, sb.GetString(), v, ka));
-      });
+  auto write = [this, idx, uid, f, created, v, ka, respond] {
+    store_then(
+        d_.store,
+        [idx, uid, f](sql::Db& db) { return upsert_unit_row(db, idx, uid, f); },
+        [this, idx, f] { d_.live.set_unit_details(idx, f); },
+        [this, idx, created, v, ka, respond](const StoreResult& r) {
+          if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+          rapidjson::StringBuffer sb;
+          Writer w(sb);
+          with_engine([&](const dispatch::Engine* e) { write_unit(w, *d_.live.unit(idx), nullptr, e); });
+          respond(json_response(created ? 201 : 200, sb.GetString(), v, ka));
+        });
+  };
+  // A status change of an existing unit is a dispatch decision (deployment
+  // rules, event log); the other fields follow once it is committed.
+  if (!created && f.status != existing->fields.status) {
+    return d_.dispatch->execute(dispatch::cmd::SetStatus{idx, f.status},
+                                [this, write, v, ka, respond](dispatch::Outcome&& r) {
+                                  if (!r) {
+                                    d_.metrics.error(r.error().code);
+                                    return respond(error_response(r.error(), v, ka));
+                                  }
+                                  write();
+                                });
+  }
+  write();
 }
 
-void Api::post_unit_status(const Request& req, std::string_view id, Respond respond) {
+void Api::post_unit_status(const Request& req, std::string_view id, const Principal& who, Respond respond) {
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   auto p = parse_object(req.body());
@@ -453,30 +515,22 @@ void Api::post_unit_status(const Request& req, std::string_view id, Respond resp
   auto idx = d_.live.find_unit(id);
   if (!idx || !d_.live.unit(*idx)->persisted)
     return respond(error_response(Error{Errc::not_found, "no unit " + std::string(id)}, v, ka));
+  if (!device_may_act_for(who, *idx))
+    return respond(error_response(Error{Errc::device_mismatch, "this device is not linked to that unit"}, v, ka));
   auto s = p.doc.HasMember("status") && p.doc["status"].IsString() ? parse_unit_status(p.doc["status"].GetString())
                                                                    : std::nullopt;
   if (!s)
     return respond(error_response(
         Error{Errc::bad_request, "status must be one of off_duty, available, assigned, en_route, on_scene, unavailable"},
         v, ka));
-  uint32_t u = *idx;
-  UnitStatus status = *s;
-  store_then(
-      d_.store,
-      [u, status](sql::Db& db) -> std::optional<std::string> {
-        auto st = db.prepare("UPDATE units SET status=? WHERE idx=?");
-        st.bind(1, unit_status_name(status)).bind(2, static_cast<int64_t>(u));
-        if (st.step() != SQLITE_DONE) return db.errmsg();
-        return std::nullopt;
+  // Statuses change through the dispatch engine (deployment rules, event log).
+  const uint32_t u = *idx;
+  run_dispatch(
+      req, dispatch::cmd::SetStatus{u, *s}, 200,
+      [this, u](dispatch::JsonWriter& w, const dispatch::Engine& e, EpochMs, const std::vector<dispatch::Event>&) {
+        write_unit(w, *d_.live.unit(u), nullptr, &e);
       },
-      [this, u, status] { d_.live.set_unit_status(u, status); },
-      [this, u, v, ka, respond](const StoreResult& r) {
-        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
-        rapidjson::StringBuffer sb;
-        Writer w(sb);
-        write_unit(w, *d_.live.unit(u), nullptr);
-        respond(json_response(200, sb.GetString(), v, ka));
-      });
+      std::move(respond));
 }
 
 void Api::put_device(const Request& req, std::string_view id, Respond respond) {

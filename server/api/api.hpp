@@ -8,8 +8,11 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <stdexcept>
 
 #include "server/auth/auth.hpp"
+#include "server/dispatch/json.hpp"
+#include "server/dispatch/service.hpp"
 #include "server/core/config.hpp"
 #include "server/core/metrics.hpp"
 #include "server/ingest/decoded.hpp"
@@ -36,6 +39,7 @@ struct ApiDeps {
   Pipeline& pipeline;
   RotaService& rota;
   std::string index_html;  // the page served at "/"
+  dispatch::DispatchService* dispatch = nullptr;  // required: incidents, alerts, every unit status change
 };
 
 // {"error":{"code":"...","message":"..."}} with the catalogue's status.
@@ -44,7 +48,9 @@ Response json_response(unsigned status, std::string body, unsigned version, bool
 
 class Api {
  public:
-  explicit Api(ApiDeps deps) : d_(std::move(deps)) {}
+  explicit Api(ApiDeps deps) : d_(std::move(deps)) {
+    if (!d_.dispatch) throw std::invalid_argument("Api needs the dispatch service");
+  }
   void handle(Request&& req, Respond respond);
 
  private:
@@ -57,11 +63,40 @@ class Api {
                     std::vector<Rejection> rejections, Channel channel, const Principal& who, unsigned ok_status,
                     unsigned version, bool keep_alive, Respond respond);
   void put_unit(const Request& req, std::string_view id, Respond respond);
-  void post_unit_status(const Request& req, std::string_view id, Respond respond);
+  void post_unit_status(const Request& req, std::string_view id, const Principal& who, Respond respond);
   void put_device(const Request& req, std::string_view id, Respond respond);
   Response get_units(const Request& req) const;
   Response get_devices(const Request& req) const;
   Response healthz(const Request& req) const;
+
+  // Dispatch (server/api/dispatch_api.cpp), SPEC sections 4 and 11.
+  void post_incident(const Request& req, Respond respond);
+  Response get_incidents(const Request& req) const;
+  Response get_incident(const Request& req, uint64_t id) const;
+  Response get_recommendations(const Request& req, uint64_t id) const;
+  void post_assign(const Request& req, uint64_t id, Respond respond);
+  void post_incident_event(const Request& req, uint64_t id, const Principal& who, Respond respond);
+  void post_close(const Request& req, uint64_t id, Respond respond);
+  void post_location(const Request& req, Respond respond);
+  Response get_locations(const Request& req) const;
+  Response get_alerts(const Request& req) const;
+  void post_alert_ack(const Request& req, uint64_t id, Respond respond);
+  void post_unit_emergency(const Request& req, std::string_view unit, const Principal& who, Respond respond);
+  // Runs a dispatch command and answers with `render` (under the dispatch lock) after commit.
+  void run_dispatch(const Request& req, dispatch::Command c, unsigned ok_status,
+                    std::function<void(dispatch::JsonWriter&, const dispatch::Engine&, EpochMs,
+                                       const std::vector<dispatch::Event>&)> render,
+                    Respond respond);
+  // A device token may act only for the unit its device is linked to.
+  bool device_may_act_for(const Principal& who, uint32_t unit) const;
+
+  template <class F>
+  void with_engine(F&& f) const {
+    d_.dispatch->read([&](const dispatch::Engine& e, EpochMs, const LiveState&) {
+      f(&e);
+      return 0;
+    });
+  }
 
   ApiDeps d_;
 };

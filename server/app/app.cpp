@@ -9,7 +9,9 @@
 #include "geo/area_index.hpp"
 #include "server/api/api.hpp"
 #include "server/areas/geojson.hpp"
+#include "server/dispatch/service.hpp"
 #include "server/core/log.hpp"
+#include "server/ingest/json_datagram.hpp"
 #include "server/ingest/lip.hpp"
 #include "server/ingest/nmea.hpp"
 #include "server/net/device_servers.hpp"
@@ -92,8 +94,26 @@ struct App::Impl {
     store->load(live);
     metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
     pipeline = std::make_unique<Pipeline>(cfg, *clock, metrics, live, *store);
-    rota = std::make_unique<RotaService>(*clock, live, *store);
+    rota = std::make_unique<RotaService>(*clock, live, *store, [this](uint32_t unit, UnitStatus st) {
+      dispatch->execute(dispatch::cmd::SetStatus{unit, st}, [](dispatch::Outcome&& r) {
+        if (!r) log::debug("rota", "status change deferred", {{"reason", std::string(r.error().text())}});
+      });
+    });
     store->read([&](sql::Db& db) { rota->load(load_rota_rows(db)); });
+    dispatch::DispatchConfig dc;
+    dc.stale_after_s = cfg.dispatch_stale_after_s;
+    dc.straight_line_speed_mps = cfg.dispatch_speed_mps;
+    dc.arrival_radius_m = cfg.dispatch_arrival_radius_m;
+    dc.repeat_radius_m = cfg.dispatch_repeat_radius_m;
+    dc.repeat_window_days = cfg.dispatch_repeat_window_days;
+    dc.grade1_urban_s = cfg.dispatch_grade1_urban_min * 60;
+    dc.grade1_rural_s = cfg.dispatch_grade1_rural_min * 60;
+    dc.grade2_s = cfg.dispatch_grade2_min * 60;
+    dispatch = std::make_unique<dispatch::DispatchService>(dc, *clock, live, *store, metrics);
+    store->read([&](sql::Db& db) { dispatch->load(db); });
+    dispatch->set_urban([this](geo::XY p) { return urban_at(p); });
+    pipeline->set_hooks([this](std::span<const Fix> f, std::span<const uint8_t> s) { dispatch->on_fixes(f, s); },
+                        [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
     std::string html = kIndexHtml;
     if (!cfg.http_web_root.empty()) {
       std::ifstream in(cfg.http_web_root + "/index.html");
@@ -103,16 +123,21 @@ struct App::Impl {
         html = ss.str();
       }
     }
-    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, html});
+    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, html, dispatch.get()});
     server = std::make_unique<HttpServer>(ioc, cfg, *api, metrics, auth, live);
     nmea = std::make_unique<DeviceServer>(
         ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "nmea", Channel::nmea_tcp,
-        [] { return std::make_unique<NmeaDecoder>(); }, Channel::nmea_udp,
-        [](std::string_view d, EpochMs, DecodedPings& out) { decode_nmea_datagram(d, out); });
+        [] { return std::make_unique<NmeaDecoder>(); },
+        // The NMEA UDP port also takes JSON ping datagrams (docs/api.md).
+        [json = std::make_shared<JsonDatagramDecoder>(cfg.ingest_max_batch)](std::string_view d, EpochMs,
+                                                                              DatagramBatches& out) {
+          if (is_json_datagram(d)) return json->decode(d, out[Channel::json_udp]);
+          decode_nmea_datagram(d, out[Channel::nmea_udp]);
+        });
     lip = std::make_unique<DeviceServer>(
         ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "lip", Channel::pei_tcp,
-        [] { return std::make_unique<PeiDecoder>(); }, Channel::lip_udp,
-        [](std::string_view d, EpochMs now, DecodedPings& out) { decode_lip_datagram(d, now, out); });
+        [] { return std::make_unique<PeiDecoder>(); },
+        [](std::string_view d, EpochMs now, DatagramBatches& out) { decode_lip_datagram(d, now, out[Channel::lip_udp]); });
   }
 
   Config cfg;
@@ -124,13 +149,43 @@ struct App::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<RotaService> rota;
+  std::unique_ptr<dispatch::DispatchService> dispatch;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<DeviceServer> nmea, lip;
-  std::optional<boost::asio::steady_timer> rota_timer;
+  std::optional<boost::asio::steady_timer> rota_timer, dispatch_timer;
   boost::asio::ip::tcp::endpoint nmea_endpoint, lip_endpoint;
 
+  void schedule_dispatch_tick() {
+    dispatch_timer->expires_after(std::chrono::milliseconds(cfg.dispatch_tick_ms));
+    dispatch_timer->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      dispatch->tick();
+      schedule_dispatch_tick();
+    });
+  }
+  // Grade-1 targets: rural only where an area covering the point says
+  // urban:false and none says urban:true; urban (the stricter target) otherwise.
+  bool urban_at(geo::XY p) const {
+    std::shared_ptr<const geo::AreaIndex> index;
+    {
+      std::lock_guard lock(areas_mu);
+      index = areas;
+    }
+    if (!index) return true;
+    thread_local std::vector<uint32_t> hits;
+    hits.clear();
+    index->areas_containing(p, hits);
+    bool any_rural = false;
+    for (uint32_t a : hits) {
+      auto it = urban_flags.find(index->id(a));
+      if (it == urban_flags.end()) continue;
+      if (it->second) return true;
+      any_rural = true;
+    }
+    return !any_rural;
+  }
   void schedule_rota_tick() {
     rota_timer->expires_after(std::chrono::seconds(5));
     rota_timer->async_wait([this](boost::system::error_code ec) {
@@ -142,8 +197,10 @@ struct App::Impl {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   boost::asio::ip::tcp::endpoint http_endpoint;
+  mutable std::mutex areas_mu;
   std::shared_ptr<const geo::AreaIndex> areas;
   std::vector<AreaFeature> area_meta;
+  std::unordered_map<std::string, bool> urban_flags;  // area id -> urban, where the area says
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool started = false, stopped = false;
@@ -168,6 +225,8 @@ void App::start() {
   i.rota->tick();
   i.rota_timer.emplace(i.ioc);
   i.schedule_rota_tick();
+  i.dispatch_timer.emplace(i.ioc);
+  i.schedule_dispatch_tick();
   i.work.emplace(i.ioc.get_executor());
   for (unsigned t = 0; t < i.cfg.http_threads; ++t)
     i.threads.emplace_back([&i] {
@@ -196,7 +255,10 @@ void App::stop() {
     i.server->stop();
     i.nmea->stop();
     i.lip->stop();
-    boost::asio::post(i.ioc, [&i] { i.rota_timer->cancel(); });
+    boost::asio::post(i.ioc, [&i] {
+      i.rota_timer->cancel();
+      i.dispatch_timer->cancel();
+    });
     i.work.reset();
     i.ioc.stop();
     for (auto& t : i.threads) t.join();
@@ -251,8 +313,13 @@ size_t App::load_areas_file(const std::string& path, const std::string& default_
   auto index = std::make_shared<geo::AreaIndex>(geo::AreaIndex::build(inputs, impl_->live.projection(), &errors));
   for (const auto& p : problems) log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"reason", p.message}});
   for (const auto& e : errors) log::warn("areas", "invalid geometry skipped", {{"id", e.id}, {"reason", e.reason}});
+  std::unordered_map<std::string, bool> urban;
+  for (const auto& f : features)
+    if (f.urban) urban[f.input.id] = *f.urban;
+  std::lock_guard lock(impl_->areas_mu);
   impl_->areas = index;
   impl_->area_meta = std::move(features);
+  impl_->urban_flags = std::move(urban);
   return index->size();
 }
 

@@ -55,6 +55,7 @@ void read_feature(const Value& f, size_t index, std::string_view default_kind, s
   a.kind = str_prop(props, {"kind"});
   if (a.kind.empty()) a.kind = std::string(default_kind);
   a.parent = str_prop(props, {"parent"});
+  if (props.IsObject() && props.HasMember("urban") && props["urban"].IsBool()) a.urban = props["urban"].GetBool();
   if (!f.HasMember("geometry") || !f["geometry"].IsObject()) return problem(a.input.id + ": no geometry");
   const Value& g = f["geometry"];
   std::string_view type = g.HasMember("type") && g["type"].IsString() ? g["type"].GetString() : "";

@@ -7,6 +7,7 @@
 //
 //   std::vector<AreaProblem> problems;
 //   auto areas = read_area_features(text, "neighbourhood", problems);
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,7 @@ struct AreaFeature {
   std::string name;
   std::string kind;
   std::string parent;
+  std::optional<bool> urban;  // the `urban` property, where given (grade-1 targets)
 };
 
 struct AreaProblem {

@@ -38,6 +38,16 @@ constexpr std::array kKeys = {
     ConfigKey{"store.synchronous", "normal", "normal: acknowledged pings survive a crash or kill -9 of the daemon; "
                                              "full: they also survive power loss (fsync per commit)"},
     ConfigKey{"store.snapshot_interval_s", "5", "how often live state is checkpointed to speed up restart"},
+    ConfigKey{"dispatch.stale_after_s", "300", "units whose freshest fix is older are not recommended"},
+    ConfigKey{"dispatch.straight_line_speed_mps", "11", "speed for straight-line ETAs when no road network is loaded"},
+    ConfigKey{"dispatch.arrival_radius_m", "75", "a unit this close to an incident has arrived (auto on_scene, "
+                                                 "self-deployment)"},
+    ConfigKey{"dispatch.repeat_radius_m", "50", "earlier incidents this close are flagged as a repeat location"},
+    ConfigKey{"dispatch.repeat_window_days", "365", "how far back repeat-location and repeat-caller flags look"},
+    ConfigKey{"dispatch.grade1_urban_min", "15", "grade 1 response target in an urban area (minutes)"},
+    ConfigKey{"dispatch.grade1_rural_min", "20", "grade 1 response target in a rural area (minutes)"},
+    ConfigKey{"dispatch.grade2_min", "60", "grade 2 response target (minutes); grade 3 uses its appointment window"},
+    ConfigKey{"dispatch.tick_ms", "1000", "how often the grade clock checks for predicted breaches and breaches"},
     ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
 };
 
@@ -182,6 +192,15 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   else if (sync == "full") c.store_synchronous = SyncMode::full;
   else return bad("store.synchronous", sync, "normal or full");
   if (auto e = num("store.snapshot_interval_s", c.store_snapshot_interval_s, 1u, 3600u)) return e;
+  if (auto e = num("dispatch.stale_after_s", c.dispatch_stale_after_s, int64_t{1}, int64_t{86400})) return e;
+  if (auto e = num("dispatch.straight_line_speed_mps", c.dispatch_speed_mps, 0.1, 1000.0)) return e;
+  if (auto e = num("dispatch.arrival_radius_m", c.dispatch_arrival_radius_m, 1.0, 10000.0)) return e;
+  if (auto e = num("dispatch.repeat_radius_m", c.dispatch_repeat_radius_m, 1.0, 10000.0)) return e;
+  if (auto e = num("dispatch.repeat_window_days", c.dispatch_repeat_window_days, int64_t{0}, int64_t{36500})) return e;
+  if (auto e = num("dispatch.grade1_urban_min", c.dispatch_grade1_urban_min, int64_t{1}, int64_t{1440})) return e;
+  if (auto e = num("dispatch.grade1_rural_min", c.dispatch_grade1_rural_min, int64_t{1}, int64_t{1440})) return e;
+  if (auto e = num("dispatch.grade2_min", c.dispatch_grade2_min, int64_t{1}, int64_t{10080})) return e;
+  if (auto e = num("dispatch.tick_ms", c.dispatch_tick_ms, 100u, 60000u)) return e;
   c.log_level = v.get("log.level");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return bad("log.level", c.log_level, "debug, info, warn or error");

@@ -76,6 +76,15 @@ struct Config {
   size_t store_max_txn_pings = 0;
   SyncMode store_synchronous = SyncMode::normal;
   unsigned store_snapshot_interval_s = 0;
+  int64_t dispatch_stale_after_s = 300;
+  double dispatch_speed_mps = 11;
+  double dispatch_arrival_radius_m = 75;
+  double dispatch_repeat_radius_m = 50;
+  int64_t dispatch_repeat_window_days = 365;
+  int64_t dispatch_grade1_urban_min = 15;
+  int64_t dispatch_grade1_rural_min = 20;
+  int64_t dispatch_grade2_min = 60;
+  unsigned dispatch_tick_ms = 1000;
   std::string log_level;
 
   // Converts and validates; returns an error message on a bad value.

@@ -66,6 +66,14 @@ std::string Metrics::render() const {
       line("patrolmap_pings_rejected_total{channel=\"%s\",reason=\"%s\"} %llu\n",
            channel_name(static_cast<Channel>(c)).data(), error_code(static_cast<Errc>(r)).data(),
            static_cast<unsigned long long>(rejected_[c][r].load()));
+  out.append("# HELP patrolmap_udp_datagrams_total UDP datagrams read, by the channel they were decoded as.\n"
+             "# TYPE patrolmap_udp_datagrams_total counter\n");
+  for (size_t c = 0; c < kChannelCount; ++c) {
+    auto ch = static_cast<Channel>(c);
+    if (ch == Channel::nmea_udp || ch == Channel::json_udp || ch == Channel::lip_udp)
+      line("patrolmap_udp_datagrams_total{channel=\"%s\"} %llu\n", channel_name(ch).data(),
+           static_cast<unsigned long long>(udp_datagrams_[c].load()));
+  }
   out.append("# HELP patrolmap_http_responses_total HTTP responses by status class.\n"
              "# TYPE patrolmap_http_responses_total counter\n");
   for (size_t s = 1; s < http_status_class_.size(); ++s)
@@ -91,6 +99,10 @@ std::string Metrics::render() const {
   gauge("patrolmap_websocket_clients", "Connected live-map clients.", ws_clients.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());
   counter("patrolmap_handler_exceptions_total", "Exceptions caught at a handler edge.", handler_exceptions.load());
+  counter("patrolmap_udp_receive_drops_total", "UDP datagrams the kernel dropped because the receive buffer was full.",
+          udp_receive_drops.load());
+  counter("patrolmap_udp_pings_dropped_total", "Pings decoded from UDP datagrams but not stored (store queue full).",
+          udp_pings_dropped.load());
   return out;
 }
 

@@ -37,6 +37,9 @@ class Metrics {
   void error(Errc e) { errors_[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed); }
   uint64_t accepted(Channel c) const { return accepted_[idx(c)].load(); }
   uint64_t rejected(Channel c, Errc reason) const;
+  // UDP: datagrams read, by the channel they were decoded as.
+  void udp_datagrams(Channel c, uint64_t n) { udp_datagrams_[idx(c)].fetch_add(n, std::memory_order_relaxed); }
+  uint64_t udp_datagrams(Channel c) const { return udp_datagrams_[idx(c)].load(); }
 
   Histogram http_latency;    // request received -> response written
   Histogram ingest_latency;  // ping batch decoded -> committed and applied
@@ -47,6 +50,8 @@ class Metrics {
   std::atomic<int64_t> ws_clients{0};
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
+  std::atomic<uint64_t> udp_receive_drops{0};  // datagrams the kernel dropped: receive buffer full
+  std::atomic<uint64_t> udp_pings_dropped{0};  // decoded from UDP, not stored: store queue full or failed
 
   std::string render() const;
 
@@ -54,6 +59,7 @@ class Metrics {
   static size_t idx(Channel c) { return static_cast<size_t>(c); }
   std::array<std::atomic<uint64_t>, kChannelCount> accepted_{};
   std::array<std::array<std::atomic<uint64_t>, kPingReasonCount>, kChannelCount> rejected_{};
+  std::array<std::atomic<uint64_t>, kChannelCount> udp_datagrams_{};
   std::array<std::atomic<uint64_t>, 6> http_status_class_{};  // 0xx..5xx
   std::array<std::atomic<uint64_t>, kErrcCount> errors_{};
 };

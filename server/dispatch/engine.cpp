@@ -358,7 +358,7 @@ void Engine::decide_position(const cmd::Position& p, EpochMs now, const LiveStat
     for (uint64_t id : active->second) {
       const Incident& inc = incidents_.at(id);
       const Assignment* as = inc.assignment_of(p.unit);
-      if (as && !as->on_scene && planar(inc.spec.xy, p.xy) <= r) {
+      if (as && !as->on_scene && as->assigned <= p.t && planar(inc.spec.xy, p.xy) <= r) {
         auto u = live.unit(p.unit);
         if (!u) return;
         out.push_back({p.t, ev::StageReached{id, p.unit, u->id, Stage::on_scene, true}});

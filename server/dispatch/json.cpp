@@ -471,7 +471,7 @@ void write_location(JsonWriter& w, const FlaggedLocation& l) {
   w.EndObject();
 }
 
-void write_incident(JsonWriter& w, const Incident& inc, const ApiJson& ctx) {
+void write_incident(JsonWriter& w, const Incident& inc, const ApiJson& ctx, const std::vector<Recommendation>* recs) {
   const auto& s = inc.spec;
   w.StartObject();
   key(w, "id");
@@ -580,6 +580,10 @@ void write_incident(JsonWriter& w, const Incident& inc, const ApiJson& ctx) {
     w.EndObject();
   }
   w.EndArray();
+  if (recs) {
+    key(w, "recommendations");
+    write_recommendations(w, *recs);
+  }
   w.EndObject();
 }
 

@@ -20,7 +20,9 @@ struct ApiJson {
   const Engine* engine = nullptr;  // resolves flagged location ids to their details
 };
 
-void write_incident(JsonWriter& w, const Incident& inc, const ApiJson& ctx);
+// `recs`: the ranked units to include (on creation), or none.
+void write_incident(JsonWriter& w, const Incident& inc, const ApiJson& ctx,
+                    const std::vector<Recommendation>* recs = nullptr);
 void write_recommendations(JsonWriter& w, const std::vector<Recommendation>& recs);
 void write_alert(JsonWriter& w, const Alert& a, const Engine* engine);
 void write_location(JsonWriter& w, const FlaggedLocation& l);

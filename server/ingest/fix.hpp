@@ -39,6 +39,10 @@ struct RawPing {
   float heading_deg = kAbsent;
   float accuracy_m = kAbsent;
   bool emergency = false;
+  // The device says it has no position (LIP "no shape" or 0,0). Only an
+  // emergency is passed on like this: rejected as no_fix, it still raises the
+  // officer emergency at the unit's last known position.
+  bool no_fix = false;
 };
 
 // An accepted fix, device and unit resolved to dense indexes.

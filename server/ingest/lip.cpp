@@ -419,11 +419,20 @@ EpochMs lip_fix_time(const LipReport& report, EpochMs now) {
 }
 
 void lip_to_ping(const LipReport& report, std::string_view issi, EpochMs now, DecodedPings& out) {
+  if (report.no_fix && !report.emergency) {
+    out.reject(Errc::no_fix, "LIP report without a position (radio has no GPS fix)");
+    return;
+  }
   if (report.no_fix) {
-    // An emergency from a radio without GPS still has no position to store;
-    // the distinct detail keeps it visible in the rejection.
-    out.reject(Errc::no_fix, report.emergency ? "LIP emergency report without a position (radio has no GPS fix)"
-                                              : "LIP report without a position (radio has no GPS fix)");
+    // An emergency from a radio without GPS has no position to store, but it
+    // must reach the dispatcher: validation rejects it as no_fix and the
+    // pipeline raises the emergency at the unit's last known position.
+    RawPing p;
+    p.device = out.keep(strip_leading_zeros(issi));
+    p.t = now;
+    p.emergency = true;
+    p.no_fix = true;
+    out.add(p);
     return;
   }
   RawPing p;

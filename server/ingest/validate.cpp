@@ -6,6 +6,7 @@ std::optional<Rejection> validate_ping(const RawPing& p, EpochMs now, const Inge
   auto reject = [](Errc c, std::string_view why) { return Rejection{0, c, why}; };
   if (p.device.empty()) return reject(Errc::missing_field, "device is empty");
   if (!valid_id(p.device)) return reject(Errc::bad_format, "device ids are 1-64 letters, digits, - _ . :");
+  if (p.no_fix) return reject(Errc::no_fix, "emergency report without a position (the device has no fix)");
   if (!std::isfinite(p.lat) || !std::isfinite(p.lon)) return reject(Errc::bad_coordinate, "lat/lon not finite");
   if (p.lat < -90.0 || p.lat > 90.0) return reject(Errc::bad_coordinate, "lat outside -90..90");
   if (p.lon < -180.0 || p.lon > 180.0) return reject(Errc::bad_coordinate, "lon outside -180..180");

@@ -4,9 +4,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "server/core/log.hpp"
 
@@ -81,10 +86,19 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 
 struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
   Impl(asio::io_context& ioc, Pipeline& p, Metrics& m, const Clock& c, DeviceServerLimits l, std::string n, Channel tc,
-       StreamDecoderFactory td, Channel uc, DatagramDecoder ud)
+       StreamDecoderFactory td, DatagramDecoder ud)
       : ioc_(ioc), acceptor_(asio::make_strand(ioc)), socket_(asio::make_strand(ioc)), pipeline_(p), metrics_(m),
-        clock_(c), limits_(l), name_(std::move(n)), tcp_channel_(tc), tcp_decoder_(std::move(td)), udp_channel_(uc),
-        udp_decoder_(std::move(ud)) {}
+        clock_(c), limits_(l), name_(std::move(n)), tcp_channel_(tc), tcp_decoder_(std::move(td)),
+        udp_decoder_(std::move(ud)), rx_(std::make_unique_for_overwrite<char[]>(kUdpRecvBatch * kMaxDatagram)) {
+    // Only the pages a datagram is written to become resident: small
+    // datagrams cost a page per slot, not 64 KiB.
+    for (size_t i = 0; i < kUdpRecvBatch; ++i) {
+      iov_[i] = {rx_.get() + i * kMaxDatagram, kMaxDatagram};
+      msgs_[i] = {};
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
 
   void do_accept() {
     acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
@@ -103,23 +117,105 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
     });
   }
 
-  void do_receive() {
-    socket_.async_receive_from(asio::buffer(dgram_), sender_, [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) self->on_datagram(n);
-      self->do_receive();
+  // ------------------------------------------------------------------ UDP
+  // Everything below runs on socket_'s strand. One wait is outstanding at a
+  // time; it is issued only once recvmmsg said "empty" (EAGAIN), so nothing
+  // is left unread behind an edge-triggered readiness.
+
+  void do_wait() {
+    socket_.async_wait(udp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
+      self->drain();
     });
   }
 
-  void on_datagram(size_t n) {
-    // Datagrams are independent: decode, submit, forget. The pipeline counts
-    // rejections and a full store queue (nobody to answer over UDP).
-    udp_out_.clear();
-    udp_decoder_(std::string_view(dgram_.data(), n), clock_.now_ms(), udp_out_);
-    if (udp_out_.empty()) return;
-    pipeline_.submit(udp_out_.pings, udp_out_.positions, std::move(udp_out_.rejections), udp_channel_,
-                     [](IngestOutcome&&) {});
+  void drain() {
+    if (!socket_.is_open()) return;
+    const int fd = socket_.native_handle();
+    size_t read = 0;
+    for (;;) {
+      if (in_flight_pings_ >= limits_.udp_max_in_flight_pings) {
+        submit_batches();
+        paused_ = true;  // on_batch_done resumes; meanwhile the kernel buffer holds what arrives
+        return;
+      }
+      for (size_t i = 0; i < kUdpRecvBatch; ++i) {
+        msgs_[i].msg_hdr.msg_control = ctrl_[i].bytes;
+        msgs_[i].msg_hdr.msg_controllen = sizeof ctrl_[i].bytes;
+        msgs_[i].msg_hdr.msg_flags = 0;
+      }
+      int n = ::recvmmsg(fd, msgs_.data(), kUdpRecvBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          log::warn("net", "udp receive failed", {{"server", name_}, {"error", std::strerror(errno)}});
+        break;
+      }
+      if (n == 0) break;
+      const EpochMs now = clock_.now_ms();
+      for (size_t i = 0; i < static_cast<size_t>(n); ++i) on_datagram(msgs_[i], i, now);
+      read += static_cast<size_t>(n);
+      if (pending_pings() >= kUdpBatchPings) submit_batches();
+      if (read >= kUdpWakeDatagrams) {
+        // Fairness: HTTP shares this thread. Continue after what is queued.
+        submit_batches();
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->drain(); });
+        return;
+      }
+    }
+    submit_batches();
+    do_wait();
   }
+
+  void on_datagram(const mmsghdr& m, size_t slot, EpochMs now) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&m.msg_hdr), c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t drops = 0;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+        metrics_.udp_receive_drops.fetch_add(drops - kernel_drops_, std::memory_order_relaxed);  // mod 2^32
+        kernel_drops_ = drops;
+      }
+    }
+    batches_.last = Channel::kCount;
+    udp_decoder_(std::string_view(rx_.get() + slot * kMaxDatagram, m.msg_len), now, batches_);
+    if (batches_.last != Channel::kCount) metrics_.udp_datagrams(batches_.last, 1);
+  }
+
+  size_t pending_pings() const {
+    size_t n = 0;
+    for (const auto& b : batches_.by_channel) n += b.pings.size() + b.rejections.size();
+    return n;
+  }
+
+  // One pipeline job per channel with anything decoded. Rejections alone
+  // are submitted too: the pipeline counts them.
+  void submit_batches() {
+    for (size_t c = 0; c < kChannelCount; ++c) {
+      DecodedPings& b = batches_.by_channel[c];
+      if (b.empty()) continue;
+      const size_t items = b.pings.size() + b.rejections.size();
+      in_flight_pings_ += b.pings.size();
+      pipeline_.submit(b.pings, b.positions, std::move(b.rejections), static_cast<Channel>(c),
+                       [self = shared_from_this(), items, pings = b.pings.size()](IngestOutcome&& o) {
+                         // Runs on the store writer (or inline): account, then back to the strand.
+                         if (o.error && items > o.rejected.size())
+                           self->metrics_.udp_pings_dropped.fetch_add(items - o.rejected.size(),
+                                                                       std::memory_order_relaxed);
+                         asio::post(self->socket_.get_executor(), [self, pings] { self->on_batch_done(pings); });
+                       });
+      b.clear();
+    }
+  }
+
+  void on_batch_done(size_t pings) {
+    in_flight_pings_ -= pings;
+    if (paused_ && in_flight_pings_ < limits_.udp_max_in_flight_pings) {
+      paused_ = false;
+      drain();
+    }
+  }
+
+  static constexpr size_t kMaxDatagram = 65536;  // IPv4/IPv6 UDP payloads are below this
 
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
@@ -131,19 +227,27 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
   std::string name_;
   Channel tcp_channel_;
   StreamDecoderFactory tcp_decoder_;
-  Channel udp_channel_;
   DatagramDecoder udp_decoder_;
   std::atomic<size_t> connections_{0};
-  std::array<char, 65536> dgram_{};
-  udp::endpoint sender_;
-  DecodedPings udp_out_;
+  // UDP receive state, preallocated once (strand only).
+  std::unique_ptr<char[]> rx_;
+  std::array<iovec, kUdpRecvBatch> iov_{};
+  std::array<mmsghdr, kUdpRecvBatch> msgs_{};
+  struct alignas(cmsghdr) Control {
+    char bytes[CMSG_SPACE(sizeof(uint32_t))];  // room for the SO_RXQ_OVFL drop count
+  };
+  std::array<Control, kUdpRecvBatch> ctrl_{};
+  DatagramBatches batches_;
+  size_t in_flight_pings_ = 0;
+  bool paused_ = false;
+  uint32_t kernel_drops_ = 0;  // last SO_RXQ_OVFL value seen
 };
 
 DeviceServer::DeviceServer(asio::io_context& ioc, Pipeline& pipeline, Metrics& metrics, const Clock& clock,
                            DeviceServerLimits limits, std::string name, Channel tcp_channel,
-                           StreamDecoderFactory tcp_decoder, Channel udp_channel, DatagramDecoder udp_decoder)
+                           StreamDecoderFactory tcp_decoder, DatagramDecoder udp_decoder)
     : impl_(std::make_shared<Impl>(ioc, pipeline, metrics, clock, limits, std::move(name), tcp_channel,
-                                   std::move(tcp_decoder), udp_channel, std::move(udp_decoder))) {}
+                                   std::move(tcp_decoder), std::move(udp_decoder))) {}
 
 DeviceServer::~DeviceServer() = default;
 
@@ -164,9 +268,15 @@ tcp::endpoint DeviceServer::listen(const HostPort& where) {
   udp::endpoint uep(addr, bound.port());
   auto& s = impl_->socket_;
   s.open(uep.protocol(), ec);
-  if (!ec) s.set_option(asio::socket_base::receive_buffer_size(8 << 20), ec);
-  ec = {};  // a smaller kernel cap on the buffer is not fatal
-  s.bind(uep, ec);
+  if (!ec) {
+    // Neither option is fatal: the kernel may cap the buffer (at twice
+    // net.core.rmem_max) and only Linux >= 2.6.33 reports drops (SO_RXQ_OVFL).
+    boost::system::error_code ignored;
+    s.set_option(asio::socket_base::receive_buffer_size(8 << 20), ignored);
+    int one = 1;
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    s.bind(uep, ec);
+  }
   if (ec)
     throw std::runtime_error("cannot listen on " + where.host + ":" + std::to_string(bound.port()) + " (" +
                              impl_->name_ + " udp): " + ec.message());
@@ -175,7 +285,7 @@ tcp::endpoint DeviceServer::listen(const HostPort& where) {
 
 void DeviceServer::start() {
   impl_->do_accept();
-  asio::post(impl_->socket_.get_executor(), [impl = impl_] { impl->do_receive(); });
+  asio::post(impl_->socket_.get_executor(), [impl = impl_] { impl->drain(); });
 }
 
 void DeviceServer::stop() {

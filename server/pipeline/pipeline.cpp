@@ -15,6 +15,16 @@ Pipeline::Pipeline(const Config& cfg, const Clock& clock, Metrics& metrics, Live
   resolve_.auto_unit_type = cfg.ingest_auto_unit_type;
 }
 
+void Pipeline::fixless_emergency(std::string_view device) {
+  // Known devices only: an emergency for a device nobody registered has no
+  // unit to alert about (it is still counted as a no_fix rejection).
+  auto d = live_.find_device(device);
+  if (!d) return;
+  auto rec = live_.device(*d);
+  if (rec && rec->unit != kNoIndex) on_fixless_emergency_(rec->unit);
+  log::warn("ingest", "officer emergency without a position", {{"device", std::string(device)}});
+}
+
 void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> positions,
                       std::vector<Rejection> rejected, Channel channel, std::function<void(IngestOutcome&&)> done) {
   const auto started = std::chrono::steady_clock::now();
@@ -29,6 +39,7 @@ void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> 
     if (auto r = validate_ping(pings[i], now, limits_)) {
       r->index = positions[i];
       rejected.push_back(*r);
+      if (pings[i].emergency && r->code == Errc::no_fix && on_fixless_emergency_) fixless_emergency(pings[i].device);
     } else {
       valid.push_back(pings[i]);
       valid_pos.push_back(positions[i]);
@@ -61,6 +72,7 @@ void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> 
       o.error = Error{Errc::store_failed, {}};
     } else {
       live_.apply(j.fixes, j.stored, j.created);
+      if (on_committed_) on_committed_(j.fixes, j.stored);
       for (size_t i = 0; i < j.fixes.size(); ++i) {
         if (j.stored[i]) {
           ++o.accepted;

@@ -33,13 +33,27 @@ class Pipeline {
   void submit(std::span<const RawPing> pings, std::span<const uint32_t> positions,
               std::vector<Rejection> decode_rejections, Channel channel, std::function<void(IngestOutcome&&)> done);
 
+  // Hooks for dispatch, set before serving. `on_committed` runs on the store
+  // thread after live state moved, with the batch's fixes (stored[i] == 0:
+  // duplicate). `on_fixless_emergency` gets the unit of a device that sent an
+  // emergency without a position.
+  void set_hooks(std::function<void(std::span<const Fix>, std::span<const uint8_t>)> on_committed,
+                 std::function<void(uint32_t unit)> on_fixless_emergency) {
+    on_committed_ = std::move(on_committed);
+    on_fixless_emergency_ = std::move(on_fixless_emergency);
+  }
+
  private:
+  void fixless_emergency(std::string_view device);
+
   IngestLimits limits_;
   ResolveOptions resolve_;
   const Clock& clock_;
   Metrics& metrics_;
   LiveState& live_;
   Store& store_;
+  std::function<void(std::span<const Fix>, std::span<const uint8_t>)> on_committed_;
+  std::function<void(uint32_t)> on_fixless_emergency_;
 };
 
 }  // namespace pm

@@ -61,6 +61,7 @@ void RotaService::reconcile(EpochMs now) {
   };
   std::vector<UnitChange> units;
   std::vector<DeviceChange> devices;
+  std::vector<std::pair<uint32_t, UnitStatus>> statuses;  // existing units: through dispatch
 
   auto unit_index = [&](const std::string& id) {
     auto idx = live_.find_unit(id);
@@ -79,8 +80,9 @@ void RotaService::reconcile(EpochMs now) {
       // Busy units (assigned, en route, on scene) finish their job first.
       next.status = UnitStatus::off_duty;
     }
-    if (!(rec && rec->persisted) || next.status != f.status || next.skills != f.skills)
-      units.push_back({idx, id, next});
+    const bool persisted = rec && rec->persisted;
+    if (!persisted || next.skills != f.skills) units.push_back({idx, id, next});  // a new unit's row has its status
+    if (persisted && next.status != f.status) statuses.emplace_back(idx, next.status);
   }
   for (const auto& issi : rota_issis) {
     auto link = want.links.find(issi);
@@ -98,7 +100,11 @@ void RotaService::reconcile(EpochMs now) {
     }
     devices.push_back({idx, issi, target});
   }
+  auto change_statuses = [this, statuses] {
+    for (const auto& [idx, st] : statuses) set_status_(idx, st);
+  };
   if (units.empty() && devices.empty()) {
+    change_statuses();
     in_flight_.store(false);
     return;
   }
@@ -110,11 +116,12 @@ void RotaService::reconcile(EpochMs now) {
           if (auto e = upsert_device_row(db, d.idx, d.id, DeviceKind::radio, d.unit)) return e;
         return std::nullopt;
       },
-      [this, units, devices](const StoreResult& r) {
+      [this, units, devices, change_statuses](const StoreResult& r) {
         if (r.ok) {
-          for (const auto& u : units) live_.set_unit(u.idx, u.fields);
+          for (const auto& u : units) live_.set_unit_details(u.idx, u.fields);
           for (const auto& d : devices) live_.link_device(d.idx, DeviceKind::radio, d.unit);
           log::info("rota", "applied", {{"units", std::to_string(units.size())}, {"links", std::to_string(devices.size())}});
+          change_statuses();
         } else {
           log::error("rota", "could not apply", {{"error", r.error}});
         }

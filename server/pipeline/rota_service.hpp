@@ -31,7 +31,11 @@ struct RotaLoadResult {
 
 class RotaService {
  public:
-  RotaService(const Clock& clock, LiveState& live, Store& store) : clock_(clock), live_(live), store_(store) {}
+  // `set_status` changes an existing unit's status (the dispatch engine, which
+  // refuses to take a deployed unit off duty; the next tick tries again).
+  using StatusSetter = std::function<void(uint32_t unit, UnitStatus status)>;
+  RotaService(const Clock& clock, LiveState& live, Store& store, StatusSetter set_status)
+      : clock_(clock), live_(live), store_(store), set_status_(std::move(set_status)) {}
 
   void load(const std::vector<RotaRow>& rows);
   // Parses, persists good rows, applies them; `done` runs on the store thread.
@@ -46,6 +50,7 @@ class RotaService {
   const Clock& clock_;
   LiveState& live_;
   Store& store_;
+  StatusSetter set_status_;
   mutable std::mutex mu_;
   RotaPlan plan_;
   std::atomic<bool> in_flight_{false};

@@ -177,6 +177,16 @@ void LiveState::set_unit(uint32_t unit, const UnitFields& f) {
   units_[unit].persisted = true;
 }
 
+void LiveState::set_unit_details(uint32_t unit, const UnitFields& f) {
+  std::lock_guard lock(mu_);
+  UnitRecord& u = units_[unit];
+  const UnitStatus keep = u.fields.status;
+  const bool had_row = u.persisted;
+  u.fields = f;
+  if (had_row) u.fields.status = keep;
+  u.persisted = true;
+}
+
 void LiveState::set_unit_status(uint32_t unit, UnitStatus s) {
   std::lock_guard lock(mu_);
   units_[unit].fields.status = s;

@@ -93,6 +93,9 @@ class LiveState {
   uint32_t reserve_unit(std::string_view id);  // index of the unit, creating it (unpersisted) if new
   uint32_t reserve_device(std::string_view id, DeviceKind kind);
   void set_unit(uint32_t unit, const UnitFields& f);
+  // Type, skills and home area; the status only for a unit not yet persisted
+  // (an existing unit's status changes through dispatch).
+  void set_unit_details(uint32_t unit, const UnitFields& f);
   void set_unit_status(uint32_t unit, UnitStatus s);
   void link_device(uint32_t device, DeviceKind kind, uint32_t unit);
   std::optional<uint32_t> find_unit(std::string_view id) const;

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS live_checkpoint(
 CREATE TABLE IF NOT EXISTS rota(
   officer TEXT NOT NULL, issi TEXT NOT NULL, unit TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
   skills TEXT NOT NULL DEFAULT '', PRIMARY KEY(issi, unit, start_ms, officer));
+CREATE TABLE IF NOT EXISTS dispatch_events(
+  seq INTEGER PRIMARY KEY, t INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, device TEXT, created_ms INTEGER NOT NULL);
 )sql";
@@ -83,9 +85,12 @@ void bind_fix(sql::Stmt& st, int first, const Fix& f) {
 
 }  // namespace
 
+// The status is written on insert only: later status changes are dispatch
+// decisions (server/dispatch/service.cpp writes them with their events), so a
+// registry edit racing with an assignment cannot overwrite it.
 std::optional<std::string> upsert_unit_row(sql::Db& db, uint32_t idx, std::string_view id, const UnitFields& f) {
   auto st = db.prepare("INSERT INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?) "
-                       "ON CONFLICT(idx) DO UPDATE SET type=excluded.type, status=excluded.status, "
+                       "ON CONFLICT(idx) DO UPDATE SET type=excluded.type, "
                        "skills=excluded.skills, home_area=excluded.home_area");
   st.bind(1, static_cast<int64_t>(idx)).bind(2, id).bind(3, f.type).bind(4, unit_status_name(f.status))
       .bind(5, join_skills(f.skills)).bind(6, f.home_area);

@@ -60,16 +60,52 @@ TEST(Auth, RoleMatrixOfEveryEndpoint) {
   };
   auto no_body = [] { return std::string(); };
   auto fixed = [](const char* text) { return [text] { return std::string(text); }; };
+  // Dispatch endpoints that change state get fresh state per call, made by a dispatcher.
+  HttpClient setup = s.client();
+  const std::string incident = R"({"grade":2,"type":"theft","lat":52.63,"lon":-1.13})";
+  auto new_incident = [&] {
+    auto r = setup.request("POST", "/api/v1/incidents", incident, test::bearer(tokens[Role::dispatcher]));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return "/api/v1/incidents/" + std::to_string(parse_json(r.body)["id"].GetUint64());
+  };
+  auto assigned_incident = [&] {
+    std::string path = new_incident();
+    auto r = setup.request("POST", path + "/assign", R"({"unit":"U1","force":true})",
+                           test::bearer(tokens[Role::dispatcher]));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return path;
+  };
+  auto active_alert = [&] {
+    auto r = setup.request("POST", "/api/v1/units/U1/emergency", "", test::bearer(tokens[Role::dispatcher]));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return "/api/v1/alerts/" + std::to_string(parse_json(r.body)["id"].GetUint64()) + "/ack";
+  };
+  const std::vector<Role> staff = {Role::dispatcher, Role::sergeant, Role::manager, Role::admin};
   const std::vector<Endpoint> endpoints = {
       {"POST", fixed("/api/v1/pings"), ping, {Role::device, Role::gateway}},
       {"GET", osmand, no_body, {Role::device, Role::gateway}},
       {"GET", fixed("/api/v1/units"), no_body, {Role::dispatcher, Role::sergeant, Role::manager, Role::admin}},
       {"PUT", fixed("/api/v1/units/U1"), fixed(R"({"type":"car"})"), {Role::dispatcher, Role::admin}},
-      {"POST", fixed("/api/v1/units/U1/status"), fixed(R"({"status":"available"})"), {Role::dispatcher}},
+      {"POST", fixed("/api/v1/units/U1/status"), fixed(R"({"status":"available"})"),
+       {Role::device, Role::gateway, Role::dispatcher}},
       {"PUT", fixed("/api/v1/devices/AVL-1"), fixed(R"({"kind":"avl","unit":"U1"})"), {Role::admin}},
       {"GET", fixed("/api/v1/devices"), no_body, {Role::admin}},
       {"POST", fixed("/api/v1/rota"), no_body, {Role::admin, Role::sergeant}},
       {"GET", fixed("/metrics"), no_body, {Role::admin}},
+      {"POST", fixed("/api/v1/incidents"), fixed(incident.c_str()), {Role::dispatcher}, 201, 201},
+      {"GET", fixed("/api/v1/incidents"), no_body, staff},
+      {"GET", fixed("/api/v1/incidents/1"), no_body, staff},
+      {"GET", fixed("/api/v1/incidents/1/recommendations"), no_body, {Role::dispatcher}},
+      {"POST", [&] { return new_incident() + "/assign"; }, fixed(R"({"unit":"U1","force":true})"), {Role::dispatcher}},
+      {"POST", [&] { return assigned_incident() + "/events"; }, fixed(R"({"unit":"U1","kind":"en_route"})"),
+       {Role::device, Role::gateway, Role::dispatcher}},
+      {"POST", [&] { return new_incident() + "/close"; }, no_body, {Role::dispatcher}},
+      {"POST", fixed("/api/v1/locations"), fixed(R"({"lat":52.63,"lon":-1.13,"radius_m":50,"flags":["hazard"]})"),
+       {Role::dispatcher, Role::admin}, 201, 201},
+      {"GET", fixed("/api/v1/locations"), no_body, staff},
+      {"GET", fixed("/api/v1/alerts"), no_body, staff},
+      {"POST", active_alert, no_body, {Role::dispatcher, Role::sergeant}},
+      {"POST", fixed("/api/v1/units/U1/emergency"), no_body, {Role::device, Role::gateway, Role::dispatcher}},
   };
 
   HttpClient c = s.client();

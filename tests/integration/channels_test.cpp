@@ -187,6 +187,39 @@ TEST(Channels, LipOverUdpWithTheReadmeValuesAndAnEmergency) {
   EXPECT_STREQ(u["fix_time"].GetString(), "2026-11-22T10:00:00.000Z");  // the server clock: < 5 s elapsed
 }
 
+TEST(Channels, LipEmergencyWithoutAFixStillAlertsAtTheLastKnownPosition) {
+  TestServer s;
+  s.put_unit("NA21");
+  s.put_unit("NA22");
+  s.put_device("2001234", "NA21", "radio");
+  s.put_device("AVL-22", "NA22");
+  auto gateway = s.token(Role::gateway);
+  ASSERT_EQ(s.post_pings(gateway, pings_json({{"2001234", kNow - 5000, 52.6345, -1.1352, {}, {}},
+                                              {"AVL-22", kNow - 5000, 52.6390, -1.1352, {}, {}}}))
+                .status,
+            202);
+  // Reason 2 (emergency) at 0,0: the radio has no GPS fix.
+  send_udp(s.app().lip_port(), "2001234," + lip_short(0, 0, 7, 0, 0, 2));
+  auto dispatcher = s.token(Role::dispatcher);
+  rapidjson::Document d;
+  const rapidjson::Value* alert = nullptr;
+  for (int i = 0; i < 100 && !alert; ++i) {
+    auto r = s.request("GET", "/api/v1/alerts", {}, dispatcher);
+    d = parse_json(r.body);
+    for (const auto& a : d["alerts"].GetArray())
+      if (std::string(a["kind"].GetString()) == "officer_emergency") alert = &a;
+    if (!alert) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(alert, nullptr) << "no officer emergency alert";
+  EXPECT_STREQ((*alert)["unit"].GetString(), "NA21");
+  EXPECT_DOUBLE_EQ((*alert)["lat"].GetDouble(), 52.6345);  // the last known fix
+  EXPECT_DOUBLE_EQ((*alert)["lon"].GetDouble(), -1.1352);
+  ASSERT_EQ((*alert)["nearest"].Size(), 1u);
+  EXPECT_STREQ((*alert)["nearest"][0]["unit"].GetString(), "NA22");
+  // Nothing was stored for the position-less report, and it is counted as no_fix.
+  EXPECT_EQ(metric_or_zero(s, "patrolmap_pings_rejected_total{channel=\"lip_udp\",reason=\"no_fix\"}"), 1);
+}
+
 TEST(Channels, PeiCaptureOverTcp) {
   TestServer s{{"ingest.registration", "auto"}};
   send_tcp(s.app().lip_port(), slurp(test::data_dir() + "/lip/pei-capture-part1.txt"), 5);

@@ -435,6 +435,23 @@ TEST(Ingest, EmergencyFlagShowsInTheUnitView) {
   Ping later = at("AVL-2", kNow - 20 * kSec, 201);
   later.emergency = false;
   ASSERT_EQ(s.post_pings(s.gateway, ping_json(later)).status, 202);
+  {
+    // Radios send the emergency once; the next routine report must not hide it.
+    rapidjson::Document d;
+    auto units = s.units(d);
+    EXPECT_TRUE((*units["U2"])["emergency"].GetBool());
+  }
+  // A dispatcher acknowledges the alert: then it is over.
+  auto dispatcher = s.token(Role::dispatcher);
+  auto alerts = s.request("GET", "/api/v1/alerts", {}, dispatcher);
+  ASSERT_EQ(alerts.status, 200) << alerts.body;
+  auto a = parse_json(alerts.body);
+  ASSERT_EQ(a["alerts"].Size(), 1u) << alerts.body;
+  EXPECT_STREQ(a["alerts"][0]["kind"].GetString(), "officer_emergency");
+  EXPECT_STREQ(a["alerts"][0]["unit"].GetString(), "U2");
+  auto ack = s.request("POST", "/api/v1/alerts/" + std::to_string(a["alerts"][0]["id"].GetUint64()) + "/ack", {},
+                       dispatcher);
+  ASSERT_EQ(ack.status, 200) << ack.body;
   rapidjson::Document d;
   auto units = s.units(d);
   EXPECT_FALSE((*units["U2"])["emergency"].GetBool());

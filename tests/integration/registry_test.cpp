@@ -168,9 +168,13 @@ TEST(Registry, DeviceForAMissingUnitIs404AndNotCreated) {
 TEST(Registry, UnitStatusValidAndInvalid) {
   Registry s;
   ASSERT_EQ(s.put("/api/v1/units/NA21", R"({"type":"car"})").status, 201);
-  auto ok = s.status("NA21", R"({"status":"en_route"})");
+  auto ok = s.status("NA21", R"({"status":"unavailable"})");
   ASSERT_EQ(ok.status, 200) << ok.body;
-  EXPECT_STREQ(parse_json(ok.body)["status"].GetString(), "en_route");
+  EXPECT_STREQ(parse_json(ok.body)["status"].GetString(), "unavailable");
+  // Deployment statuses need an incident (POST /api/v1/incidents/{id}/assign).
+  auto deploy = s.status("NA21", R"({"status":"en_route"})");
+  EXPECT_EQ(deploy.status, 409) << deploy.body;
+  EXPECT_EQ(error_code(deploy), "conflict");
   for (std::string bad : {R"({"status":"flying"})", R"({"status":3})", R"({})", "nope"}) {
     auto r = s.status("NA21", bad);
     EXPECT_EQ(r.status, 400) << bad << " -> " << r.body;
@@ -181,7 +185,7 @@ TEST(Registry, UnitStatusValidAndInvalid) {
   EXPECT_EQ(error_code(missing), "not_found");
   rapidjson::Document d;
   auto units = s.units(d);
-  EXPECT_STREQ((*units["NA21"])["status"].GetString(), "en_route");
+  EXPECT_STREQ((*units["NA21"])["status"].GetString(), "unavailable");
   EXPECT_EQ(units.count("NA99"), 0u);
 }
 
@@ -193,7 +197,7 @@ TEST(Registry, StateSurvivesAnAppRestart) {
   ASSERT_EQ(s.put("/api/v1/devices/AVL-1", R"({"kind":"avl","unit":"NA21"})").status, 201);
   ASSERT_EQ(s.put("/api/v1/devices/2350001", R"({"kind":"radio","unit":"NA22"})").status, 201);
   ASSERT_EQ(s.put("/api/v1/devices/APP-3", R"({"kind":"app","unit":null})").status, 201);
-  ASSERT_EQ(s.status("NA22", R"({"status":"on_scene"})").status, 200);
+  ASSERT_EQ(s.status("NA22", R"({"status":"unavailable"})").status, 200);
   ASSERT_EQ(s.status("NA23", R"({"status":"off_duty"})").status, 200);
   EXPECT_EQ(s.ping("AVL-1", kNow - 30 * kSec, 2000), 1);
   EXPECT_EQ(s.ping("AVL-1", kNow - 10 * kSec, 2001), 1);
@@ -226,7 +230,7 @@ TEST(Registry, StateSurvivesAnAppRestart) {
     EXPECT_EQ(strings(na21["skills"]), std::vector<std::string>{"taser"});
     const auto& na22 = *units["NA22"];
     expect_at(na22, 2003);
-    EXPECT_STREQ(na22["status"].GetString(), "on_scene");
+    EXPECT_STREQ(na22["status"].GetString(), "unavailable");
     EXPECT_TRUE(na22["emergency"].GetBool());
     EXPECT_STREQ(na22["source"].GetString(), "json");
     EXPECT_EQ(strings(na22["skills"]), (std::vector<std::string>{"afo", "advanced_driver"}));

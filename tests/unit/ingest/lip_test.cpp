@@ -3,6 +3,7 @@
 // writer that shares no code with the decoder, reports decoded by hand from the
 // real Motorola PEI capture, and ETSI table values quoted by third parties.
 #include "server/ingest/lip.hpp"
+#include "server/ingest/validate.hpp"
 
 #include <gtest/gtest.h>
 
@@ -165,7 +166,7 @@ TEST(LipDecode, ZeroPositionIsNoFixWhateverTheErrorCode) {
   EXPECT_FALSE(decode_ok(short_hex(s)).no_fix);
 }
 
-TEST(LipDecode, EmergencyWithoutFixKeepsTheEmergencyInTheRejection) {
+TEST(LipDecode, EmergencyWithoutFixIsPassedOnToBeRejectedAsNoFixAndAlerted) {
   Short s;
   s.lon = 0;
   s.lat = 0;
@@ -176,9 +177,14 @@ TEST(LipDecode, EmergencyWithoutFixKeepsTheEmergencyInTheRejection) {
   EXPECT_TRUE(r.emergency);
   DecodedPings out;
   lip_to_ping(r, "2001234", kNow, out);
-  ASSERT_EQ(out.rejections.size(), 1u);
-  EXPECT_EQ(out.rejections[0].code, Errc::no_fix);
-  EXPECT_NE(out.rejections[0].detail.find("emergency"), std::string_view::npos);
+  ASSERT_EQ(out.pings.size(), 1u);  // not dropped by the decoder: the pipeline raises the emergency
+  EXPECT_TRUE(out.pings[0].emergency);
+  EXPECT_TRUE(out.pings[0].no_fix);
+  EXPECT_EQ(out.pings[0].device, "2001234");
+  auto rej = validate_ping(out.pings[0], kNow, IngestLimits{});
+  ASSERT_TRUE(rej.has_value());  // nothing to store
+  EXPECT_EQ(rej->code, Errc::no_fix);
+  EXPECT_NE(rej->detail.find("emergency"), std::string_view::npos);
 }
 
 // ------------------------------------------------------- velocity, direction

@@ -29,8 +29,12 @@ class ApiTest : public ::testing::Test {
     store_->load(live_);
     store_->start(live_, [this](sql::Db& db) { auth_.replace(load_tokens(db)); });
     pipeline_ = std::make_unique<Pipeline>(cfg_, clock_, metrics_, live_, *store_);
-    rota_ = std::make_unique<RotaService>(clock_, live_, *store_);
-    api_ = std::make_unique<Api>(ApiDeps{cfg_, clock_, metrics_, auth_, live_, *store_, *pipeline_, *rota_, "<html>"});
+    dispatch_ = std::make_unique<dispatch::DispatchService>(dispatch::DispatchConfig{}, clock_, live_, *store_, metrics_);
+    rota_ = std::make_unique<RotaService>(clock_, live_, *store_, [this](uint32_t unit, UnitStatus st) {
+      dispatch_->execute(dispatch::cmd::SetStatus{unit, st}, [](dispatch::Outcome&&) {});
+    });
+    api_ = std::make_unique<Api>(
+        ApiDeps{cfg_, clock_, metrics_, auth_, live_, *store_, *pipeline_, *rota_, "<html>", dispatch_.get()});
     for (auto r : {Role::device, Role::gateway, Role::dispatcher, Role::sergeant, Role::manager, Role::admin}) {
       std::string t = generate_token();
       tokens_[static_cast<size_t>(r)] = t;
@@ -74,6 +78,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RotaService> rota_;
+  std::unique_ptr<dispatch::DispatchService> dispatch_;
   std::unique_ptr<Api> api_;
   std::array<std::string, 6> tokens_;
 };
