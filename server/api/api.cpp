@@ -151,6 +151,11 @@ Response error_response(const Error& e, unsigned version, bool keep_alive) {
   return res;
 }
 
+Response Api::failed(const Error& e, unsigned version, bool keep_alive) const {
+  d_.metrics.error(e.code);
+  return error_response(e, version, keep_alive);
+}
+
 void Api::handle(Request&& req, Respond respond) {
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
@@ -448,12 +453,12 @@ void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, v, ka));
+  if (p.error) return respond(failed(*p.error, v, ka));
   const auto& doc = p.doc;
   auto existing_idx = d_.live.find_unit(id);
   std::optional<UnitRecord> existing = existing_idx ? d_.live.unit(*existing_idx) : std::nullopt;
   UnitFields f = existing && existing->persisted ? existing->fields : UnitFields{};
-  auto bad = [&](std::string m) { respond(error_response(Error{Errc::bad_request, std::move(m)}, v, ka)); };
+  auto bad = [&](std::string m) { respond(failed(Error{Errc::bad_request, std::move(m)}, v, ka)); };
   if (doc.HasMember("type")) {
     if (!doc["type"].IsString() || doc["type"].GetStringLength() == 0 || doc["type"].GetStringLength() > 32)
       return bad("type must be a short string such as car, van, foot");
@@ -485,7 +490,7 @@ void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
         [idx, uid, f](sql::Db& db) { return upsert_unit_row(db, idx, uid, f); },
         [this, idx, f] { d_.live.set_unit_details(idx, f); },
         [this, idx, created, v, ka, respond](const StoreResult& r) {
-          if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+          if (!r.ok) return respond(failed(Error{Errc::store_failed, {}}, v, ka));
           rapidjson::StringBuffer sb;
           Writer w(sb);
           with_engine([&](const dispatch::Engine* e) { write_unit(w, *d_.live.unit(idx), nullptr, e); });
@@ -497,10 +502,7 @@ void Api::put_unit(const Request& req, std::string_view id, Respond respond) {
   if (!created && f.status != existing->fields.status) {
     return d_.dispatch->execute(dispatch::cmd::SetStatus{idx, f.status},
                                 [this, write, v, ka, respond](dispatch::Outcome&& r) {
-                                  if (!r) {
-                                    d_.metrics.error(r.error().code);
-                                    return respond(error_response(r.error(), v, ka));
-                                  }
+                                  if (!r) return respond(failed(r.error(), v, ka));
                                   write();
                                 });
   }
@@ -511,16 +513,16 @@ void Api::post_unit_status(const Request& req, std::string_view id, const Princi
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, v, ka));
+  if (p.error) return respond(failed(*p.error, v, ka));
   auto idx = d_.live.find_unit(id);
   if (!idx || !d_.live.unit(*idx)->persisted)
-    return respond(error_response(Error{Errc::not_found, "no unit " + std::string(id)}, v, ka));
+    return respond(failed(Error{Errc::not_found, "no unit " + std::string(id)}, v, ka));
   if (!device_may_act_for(who, *idx))
-    return respond(error_response(Error{Errc::device_mismatch, "this device is not linked to that unit"}, v, ka));
+    return respond(failed(Error{Errc::device_mismatch, "this device is not linked to that unit"}, v, ka));
   auto s = p.doc.HasMember("status") && p.doc["status"].IsString() ? parse_unit_status(p.doc["status"].GetString())
                                                                    : std::nullopt;
   if (!s)
-    return respond(error_response(
+    return respond(failed(
         Error{Errc::bad_request, "status must be one of off_duty, available, assigned, en_route, on_scene, unavailable"},
         v, ka));
   // Statuses change through the dispatch engine (deployment rules, event log).
@@ -537,14 +539,14 @@ void Api::put_device(const Request& req, std::string_view id, Respond respond) {
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, v, ka));
+  if (p.error) return respond(failed(*p.error, v, ka));
   const auto& doc = p.doc;
   auto existing = d_.live.find_device(id);
   std::optional<DeviceRecord> rec = existing ? d_.live.device(*existing) : std::nullopt;
   DeviceKind kind = rec ? rec->kind : DeviceKind::avl;
   if (doc.HasMember("kind")) {
     auto k = doc["kind"].IsString() ? parse_device_kind(doc["kind"].GetString()) : std::nullopt;
-    if (!k) return respond(error_response(Error{Errc::bad_request, "kind must be avl, radio or app"}, v, ka));
+    if (!k) return respond(failed(Error{Errc::bad_request, "kind must be avl, radio or app"}, v, ka));
     kind = *k;
   }
   uint32_t unit = rec ? rec->unit : kNoIndex;
@@ -554,12 +556,12 @@ void Api::put_device(const Request& req, std::string_view id, Respond respond) {
     } else if (doc["unit"].IsString()) {
       auto u = d_.live.find_unit(doc["unit"].GetString());
       if (!u || !d_.live.unit(*u)->persisted)
-        return respond(error_response(
+        return respond(failed(
             Error{Errc::not_found, "no unit " + std::string(doc["unit"].GetString()) + "; create it with PUT /api/v1/units/{id}"},
             v, ka));
       unit = *u;
     } else {
-      return respond(error_response(Error{Errc::bad_request, "unit must be a unit id or null"}, v, ka));
+      return respond(failed(Error{Errc::bad_request, "unit must be a unit id or null"}, v, ka));
     }
   }
   uint32_t idx = d_.live.reserve_device(id, kind);
@@ -570,7 +572,7 @@ void Api::put_device(const Request& req, std::string_view id, Respond respond) {
       [idx, did, kind, unit](sql::Db& db) { return upsert_device_row(db, idx, did, kind, unit); },
       [this, idx, kind, unit] { d_.live.link_device(idx, kind, unit); },
       [this, did, kind, unit, created, v, ka, respond](const StoreResult& r) {
-        if (!r.ok) return respond(error_response(Error{Errc::store_failed, {}}, v, ka));
+        if (!r.ok) return respond(failed(Error{Errc::store_failed, {}}, v, ka));
         rapidjson::StringBuffer sb;
         Writer w(sb);
         w.StartObject();

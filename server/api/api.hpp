@@ -87,6 +87,11 @@ class Api {
                     std::function<void(dispatch::JsonWriter&, const dispatch::Engine&, EpochMs,
                                        const std::vector<dispatch::Event>&)> render,
                     Respond respond);
+  // An error answer, counted in metrics by its code.
+  Response failed(const Error& e, unsigned version, bool keep_alive) const;
+  Response bad_request(const Request& req, std::string message) const {
+    return failed(Error{Errc::bad_request, std::move(message)}, req.version(), req.keep_alive());
+  }
   // A device token may act only for the unit its device is linked to.
   bool device_may_act_for(const Principal& who, uint32_t unit) const;
 

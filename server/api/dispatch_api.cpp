@@ -18,10 +18,6 @@ using api_util::parse_object;
 using api_util::query_param;
 namespace dp = dispatch;
 
-Response bad(const Request& req, std::string msg) {
-  return error_response(Error{Errc::bad_request, std::move(msg)}, req.version(), req.keep_alive());
-}
-
 // A time given as ISO 8601 or epoch milliseconds.
 std::optional<EpochMs> json_time(const rapidjson::Value& v) {
   if (v.IsInt64()) return v.GetInt64();
@@ -100,10 +96,7 @@ void Api::run_dispatch(
   const bool ka = req.keep_alive();
   d_.dispatch->execute(std::move(c), [this, v, ka, ok_status, render = std::move(render),
                                       respond = std::move(respond)](dp::Outcome&& r) {
-    if (!r) {
-      d_.metrics.error(r.error().code);
-      return respond(error_response(r.error(), v, ka));
-    }
+    if (!r) return respond(failed(r.error(), v, ka));
     rapidjson::StringBuffer sb;
     dp::JsonWriter w(sb);
     d_.dispatch->read([&](const dp::Engine& e, EpochMs now, const LiveState&) {
@@ -116,22 +109,22 @@ void Api::run_dispatch(
 
 void Api::post_incident(const Request& req, Respond respond) {
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, req.version(), req.keep_alive()));
+  if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   const auto& doc = p.doc;
   dp::IncidentSpec s;
   if (!doc.HasMember("grade") || !doc["grade"].IsInt() || doc["grade"].GetInt() < 1 || doc["grade"].GetInt() > 3)
-    return respond(bad(req, "grade must be 1, 2 or 3"));
+    return respond(bad_request(req, "grade must be 1, 2 or 3"));
   s.grade = doc["grade"].GetInt();
   auto type = text(doc, "type", 64);
-  if (!type || type->empty()) return respond(bad(req, "type is required: a short string such as assault"));
+  if (!type || type->empty()) return respond(bad_request(req, "type is required: a short string such as assault"));
   s.type = *type;
-  if (!lat_lon(doc, s.lat, s.lon)) return respond(bad(req, "lat and lon are required WGS84 degrees"));
+  if (!lat_lon(doc, s.lat, s.lon)) return respond(bad_request(req, "lat and lon are required WGS84 degrees"));
   auto address = text(doc, "address", 256);
   auto caller = text(doc, "caller_ref", 128);
   auto skills = words(doc, "required_skills");
-  if (!address) return respond(bad(req, "address must be a string of at most 256 bytes"));
-  if (!caller) return respond(bad(req, "caller_ref must be a string of at most 128 bytes"));
-  if (!skills) return respond(bad(req, "required_skills must be an array of short words such as afo"));
+  if (!address) return respond(bad_request(req, "address must be a string of at most 256 bytes"));
+  if (!caller) return respond(bad_request(req, "caller_ref must be a string of at most 128 bytes"));
+  if (!skills) return respond(bad_request(req, "required_skills must be an array of short words such as afo"));
   s.address = *address;
   s.caller_ref = *caller;
   s.required_skills = *skills;
@@ -143,7 +136,8 @@ void Api::post_incident(const Request& req, Respond respond) {
       to = json_time(a["to"]);
     }
     if (!from || !to || *to <= *from)
-      return respond(bad(req, "appointment must be {\"from\",\"to\"} times (ISO 8601 or epoch ms), to after from"));
+      return respond(
+          bad_request(req, "appointment must be {\"from\",\"to\"} times (ISO 8601 or epoch ms), to after from"));
     s.appointment_from = *from;
     s.appointment_to = *to;
   }
@@ -169,7 +163,7 @@ Response Api::get_incidents(const Request& req) const {
     active_only = true;
   } else if (!status.empty()) {
     want = dp::parse_incident_status(status);
-    if (!want) return bad(req, "status must be open, assigned, on_scene, closed or active");
+    if (!want) return bad_request(req, "status must be open, assigned, on_scene, closed or active");
   }
   const size_t limit = query_size(req, "limit", 1000, 100000);
   return list_response(req, *d_.dispatch, "incidents", [&](dp::JsonWriter& w, const dp::Engine& e, EpochMs now) {
@@ -190,7 +184,7 @@ Response Api::get_incident(const Request& req, uint64_t id) const {
     return inc != nullptr;
   });
   if (!found)
-    return error_response(Error{Errc::not_found, "no incident " + std::to_string(id)}, req.version(), req.keep_alive());
+    return failed(Error{Errc::not_found, "no incident " + std::to_string(id)}, req.version(), req.keep_alive());
   return json_response(200, sb.GetString(), req.version(), req.keep_alive());
 }
 
@@ -210,7 +204,7 @@ Response Api::get_recommendations(const Request& req, uint64_t id) const {
     return true;
   });
   if (!found)
-    return error_response(Error{Errc::not_found, "no incident " + std::to_string(id)}, req.version(), req.keep_alive());
+    return failed(Error{Errc::not_found, "no incident " + std::to_string(id)}, req.version(), req.keep_alive());
   return json_response(200, sb.GetString(), req.version(), req.keep_alive());
 }
 
@@ -230,14 +224,14 @@ void render_incident(dp::JsonWriter& w, const dp::Engine& e, EpochMs now, uint64
 
 void Api::post_assign(const Request& req, uint64_t id, Respond respond) {
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, req.version(), req.keep_alive()));
+  if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   auto u = body_unit(d_.live, p.doc);
   if (!u)
-    return respond(error_response(Error{Errc::not_found, "unit is required: the id of a registered unit"},
-                                  req.version(), req.keep_alive()));
+    return respond(failed(Error{Errc::not_found, "unit is required: the id of a registered unit"}, req.version(),
+                          req.keep_alive()));
   bool force = false;
   if (p.doc.HasMember("force")) {
-    if (!p.doc["force"].IsBool()) return respond(bad(req, "force must be true or false"));
+    if (!p.doc["force"].IsBool()) return respond(bad_request(req, "force must be true or false"));
     force = p.doc["force"].GetBool();
   }
   run_dispatch(
@@ -250,17 +244,17 @@ void Api::post_assign(const Request& req, uint64_t id, Respond respond) {
 
 void Api::post_incident_event(const Request& req, uint64_t id, const Principal& who, Respond respond) {
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, req.version(), req.keep_alive()));
+  if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   auto u = body_unit(d_.live, p.doc);
   if (!u)
-    return respond(error_response(Error{Errc::not_found, "unit is required: the id of a registered unit"},
-                                  req.version(), req.keep_alive()));
+    return respond(failed(Error{Errc::not_found, "unit is required: the id of a registered unit"}, req.version(),
+                          req.keep_alive()));
   auto stage =
       p.doc.HasMember("kind") && p.doc["kind"].IsString() ? dp::parse_stage(p.doc["kind"].GetString()) : std::nullopt;
-  if (!stage) return respond(bad(req, "kind must be en_route, on_scene or cleared"));
+  if (!stage) return respond(bad_request(req, "kind must be en_route, on_scene or cleared"));
   if (!device_may_act_for(who, *u))
-    return respond(error_response(Error{Errc::device_mismatch, "this device is not linked to that unit"}, req.version(),
-                                  req.keep_alive()));
+    return respond(failed(Error{Errc::device_mismatch, "this device is not linked to that unit"}, req.version(),
+                          req.keep_alive()));
   run_dispatch(
       req, dp::cmd::Report{id, *u, *stage}, 200,
       [id](dp::JsonWriter& w, const dp::Engine& e, EpochMs now, const std::vector<dp::Event>&) {
@@ -280,18 +274,19 @@ void Api::post_close(const Request& req, uint64_t id, Respond respond) {
 
 void Api::post_location(const Request& req, Respond respond) {
   auto p = parse_object(req.body());
-  if (p.error) return respond(error_response(*p.error, req.version(), req.keep_alive()));
+  if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   const auto& doc = p.doc;
   dp::FlaggedLocation l;
-  if (!lat_lon(doc, l.lat, l.lon)) return respond(bad(req, "lat and lon are required WGS84 degrees"));
+  if (!lat_lon(doc, l.lat, l.lon)) return respond(bad_request(req, "lat and lon are required WGS84 degrees"));
   if (!doc.HasMember("radius_m") || !doc["radius_m"].IsNumber())
-    return respond(bad(req, "radius_m is required: metres, above 0 and at most 5000"));
+    return respond(bad_request(req, "radius_m is required: metres, above 0 and at most 5000"));
   l.radius_m = doc["radius_m"].GetDouble();
   auto flags = words(doc, "flags");
-  if (!flags || flags->empty()) return respond(bad(req, "flags must be a non-empty array of words such as vulnerable"));
+  if (!flags || flags->empty())
+    return respond(bad_request(req, "flags must be a non-empty array of words such as vulnerable"));
   l.flags = *flags;
   auto note = text(doc, "note", 1024);
-  if (!note) return respond(bad(req, "note must be a string of at most 1024 bytes"));
+  if (!note) return respond(bad_request(req, "note must be a string of at most 1024 bytes"));
   l.note = *note;
   l.xy = d_.live.projection().forward({l.lon, l.lat});
   run_dispatch(
@@ -333,11 +328,10 @@ void Api::post_alert_ack(const Request& req, uint64_t id, Respond respond) {
 void Api::post_unit_emergency(const Request& req, std::string_view unit, const Principal& who, Respond respond) {
   auto u = d_.live.find_unit(unit);
   if (!u || !d_.live.unit(*u)->persisted)
-    return respond(
-        error_response(Error{Errc::not_found, "no unit " + std::string(unit)}, req.version(), req.keep_alive()));
+    return respond(failed(Error{Errc::not_found, "no unit " + std::string(unit)}, req.version(), req.keep_alive()));
   if (!device_may_act_for(who, *u))
-    return respond(error_response(Error{Errc::device_mismatch, "this device is not linked to that unit"}, req.version(),
-                                  req.keep_alive()));
+    return respond(failed(Error{Errc::device_mismatch, "this device is not linked to that unit"}, req.version(),
+                          req.keep_alive()));
   const uint32_t idx = *u;
   run_dispatch(
       req, dp::cmd::Emergency{idx}, 200,
