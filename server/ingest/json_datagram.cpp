@@ -16,7 +16,7 @@ void JsonDatagramDecoder::decode(std::string_view datagram, DecodedPings& out) {
     // The HTTP answer would carry err's message; a datagram has nobody to
     // answer, so it is one counted rejection with a fixed text.
     out.reject(Errc::bad_format, err->code == Errc::batch_too_large ? "datagram holds more pings than ingest.max_batch"
-                                                                     : "datagram is not a JSON ping or array of pings");
+                                                                    : "datagram is not a JSON ping or array of pings");
     return;
   }
   const uint32_t base = out.items;

@@ -1,17 +1,20 @@
 #include "server/net/device_servers.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
-#include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "server/core/log.hpp"
 
@@ -194,6 +197,7 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
       DecodedPings& b = batches_.by_channel[c];
       if (b.empty()) continue;
       const size_t items = b.pings.size() + b.rejections.size();
+      sort_by_time(b);
       in_flight_pings_ += b.pings.size();
       pipeline_.submit(b.pings, b.positions, std::move(b.rejections), static_cast<Channel>(c),
                        [self = shared_from_this(), items, pings = b.pings.size()](IngestOutcome&& o) {
@@ -205,6 +209,30 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
                        });
       b.clear();
     }
+  }
+
+  // The store's one index is UNIQUE(t, device), and the store writer is the
+  // bottleneck of UDP ingest: fixes inserted in time order go to the index's
+  // right edge instead of all over its last pages (+6-8 % durable pings/s in
+  // docs/performance.md). Sorting here costs the receive thread ~30 ns a ping,
+  // with buffers reused. Per device the order is the time order anyway.
+  void sort_by_time(DecodedPings& b) {
+    const size_t n = b.pings.size();
+    if (n < 2) return;
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; ++i) sorted = b.pings[i - 1].t <= b.pings[i].t;
+    if (sorted) return;
+    order_.resize(n);
+    for (size_t i = 0; i < n; ++i) order_[i] = {b.pings[i].t, static_cast<uint32_t>(i)};
+    std::sort(order_.begin(), order_.end());  // ties keep input order (index is the second key)
+    sorted_pings_.resize(n);
+    sorted_positions_.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      sorted_pings_[k] = b.pings[order_[k].second];
+      sorted_positions_[k] = b.positions[order_[k].second];
+    }
+    b.pings.swap(sorted_pings_);
+    b.positions.swap(sorted_positions_);
   }
 
   void on_batch_done(size_t pings) {
@@ -238,6 +266,9 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
   };
   std::array<Control, kUdpRecvBatch> ctrl_{};
   DatagramBatches batches_;
+  std::vector<std::pair<EpochMs, uint32_t>> order_;  // sort_by_time scratch, reused
+  std::vector<RawPing> sorted_pings_;
+  std::vector<uint32_t> sorted_positions_;
   size_t in_flight_pings_ = 0;
   bool paused_ = false;
   uint32_t kernel_drops_ = 0;  // last SO_RXQ_OVFL value seen

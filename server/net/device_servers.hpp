@@ -17,7 +17,8 @@
 // UDP: each wake-up drains the socket with recvmmsg (64 datagrams a call into
 // buffers allocated once), decodes every datagram into one batch per channel
 // and submits a batch every kUdpBatchPings pings (and when the socket is
-// empty), so the store sees a few large jobs instead of one per datagram.
+// empty), in time order, so the store sees a few large jobs instead of one
+// per datagram.
 // After kUdpWakeDatagrams datagrams it yields to the other handlers of the
 // thread (HTTP shares it) and continues. Memory is bounded by
 // `udp_max_in_flight_pings`: above it the server stops reading until the

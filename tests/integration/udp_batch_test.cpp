@@ -141,7 +141,8 @@ TEST(UdpBatch, ThousandsOfNmeaAndJsonDatagramsAreAllStored) {
   }
   // Two undecodable datagrams: each is one counted rejection, nothing else.
   datagrams.insert(datagrams.begin() + 500, "[{\"device\":\"JSON-99\",\"t\":");
-  datagrams.insert(datagrams.begin() + 1500, nmea("PGID,NMEA-99") + "$GPRMC,000000.00,A,5240.0,N,00043.6,W,0,0,221126,,,A*00\r\n");
+  datagrams.insert(datagrams.begin() + 1500,
+                   nmea("PGID,NMEA-99") + "$GPRMC,000000.00,A,5240.0,N,00043.6,W,0,0,221126,,,A*00\r\n");
   ASSERT_GE(datagrams.size(), 1900u) << "seed " << seed;
 
   // Bursts of kBurst datagrams; before the next burst, wait until the server
@@ -153,12 +154,15 @@ TEST(UdpBatch, ThousandsOfNmeaAndJsonDatagramsAreAllStored) {
            metric_or_zero(page, "patrolmap_udp_datagrams_total{channel=\"json_udp\"}");
   };
   for (size_t at = 0; at < datagrams.size(); at += kBurst) {
-    std::vector<std::string> b(datagrams.begin() + static_cast<std::ptrdiff_t>(at),
-                               datagrams.begin() + static_cast<std::ptrdiff_t>(std::min(datagrams.size(), at + kBurst)));
+    std::vector<std::string> b(
+        datagrams.begin() + static_cast<std::ptrdiff_t>(at),
+        datagrams.begin() + static_cast<std::ptrdiff_t>(std::min(datagrams.size(), at + kBurst)));
     tx.burst(b);
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (read_so_far() < static_cast<double>(at + b.size()) && std::chrono::steady_clock::now() < deadline)
+    double read = 0;
+    while ((read = read_so_far()) < static_cast<double>(at + b.size()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(2ms);
+    ASSERT_EQ(read, static_cast<double>(at + b.size())) << "datagrams read by the server after burst " << at / kBurst;
   }
 
   const double want_per_format = static_cast<double>(kDevicesPerFormat * per_device);

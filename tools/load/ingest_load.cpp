@@ -13,9 +13,16 @@
 // GEOADD commands (RESP spoken directly: same connections, pipeline depth =
 // batch size, same number of pings) and prints the ratio patrolmap/redis.
 //
+// With --udp nmea|json it sends UDP datagrams to the NMEA port instead (one
+// device's P fixes per datagram, sendmmsg, paced or flat out) and, since UDP
+// has no answer, measures what the server stored: patrolmap_pings_accepted_total
+// of the channel from GET /metrics (admin token) before, during and after.
+//
 //   ingest_load --port 8080 --token T --batch 1000 --connections 8 --duration 15
 //   ingest_load --port 8080 --token T --batch 100 --redis 127.0.0.1:6379 --json
+//   ingest_load --port 8080 --token ADMIN --udp nmea --udp-port 5010 --per-datagram 10
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,19 +30,21 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <csignal>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <numbers>
@@ -69,9 +78,21 @@ load
   --pings N              ... or until N pings were sent (overrides --duration)
   --warmup N             pings sent before measuring, not counted (default: one round
                          = --units; 0 = none). Registers new units on a fresh server.
+                         With --udp: N datagrams (default: one per unit), at most 100k pings/s
+                         (registering a unit costs the store three rows, not one).
   --time iso|ms          timestamp format on the wire (default iso: "2026-11-22T10:15:03.250Z")
   --pool-rounds R        rounds of movement pre-serialised (default: about 1M pings)
   --seed S               random seed (default 1)
+
+udp (instead of HTTP batches)
+  --udp nmea|json        send datagrams to the NMEA UDP port: NMEA ($PGID line + P
+                         RMC sentences) or JSON (an array of P pings); --token must
+                         then be an admin token: stored pings are read from /metrics
+  --udp-port PORT        the NMEA port (TCP and UDP; required with --udp)
+  --per-datagram P       fixes per datagram, one device's consecutive fixes (default 10)
+  --rate R               pings/s to send, open loop (default 0: as fast as possible)
+  --settle S             after sending, wait up to S s for the store to catch up
+                         (default 30)
 
 output
   --json                 one machine-readable JSON line per target on stdout
@@ -83,6 +104,10 @@ output
 Units move by a random walk of up to ~20 m/s; each ping carries device, t, lat,
 lon, speed_mps, heading_deg and accuracy_m. Connection k owns units k, k+C, ...
 so a device is only ever in flight once and its timestamps strictly increase.
+UDP is lossy: the result is the durable rate, pings counted in
+patrolmap_pings_accepted_total (incremented after commit) over the time from
+the first datagram until that counter stopped growing, and the loss (sent
+minus stored, with the kernel's and the server's drop counters).
 Exit status: 0 on success, 1 when nothing was acknowledged, 2 on a bad option.
 )";
 
@@ -106,6 +131,11 @@ struct Options {
   int server_pid = 0;
   int redis_pid = 0;
   bool quiet = false;
+  std::string udp;  // "", "nmea" or "json"
+  int udp_port = 0;
+  size_t per_datagram = 10;
+  double rate = 0;
+  double settle = 30;
 };
 
 [[noreturn]] void die(const std::string& msg) {
@@ -187,6 +217,17 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--server-pid") o.server_pid = parse_num<int>(a, value());
     else if (a == "--redis-pid") o.redis_pid = parse_num<int>(a, value());
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--udp") {
+      o.udp = value();
+      if (o.udp != "nmea" && o.udp != "json") die("--udp is nmea or json");
+    } else if (a == "--udp-port")
+      o.udp_port = parse_num<int>(a, value());
+    else if (a == "--per-datagram")
+      o.per_datagram = parse_num<size_t>(a, value());
+    else if (a == "--rate")
+      o.rate = parse_num<double>(a, value());
+    else if (a == "--settle")
+      o.settle = parse_num<double>(a, value());
     else die("unknown option '" + a + "' (see --help)");
   }
   if (o.port <= 0 && o.redis_port <= 0) die("nothing to do: give --port and/or --redis");
@@ -194,8 +235,15 @@ Options parse_options(int argc, char** argv) {
   if (o.units == 0 || o.batch == 0 || o.connections == 0) die("--units, --batch and --connections must be > 0");
   if (o.connections > o.units) die("--connections must not exceed --units");
   if (o.pings == 0 && !(o.duration > 0)) die("--duration must be > 0");
+  if (!o.udp.empty()) {
+    if (o.port <= 0 || o.udp_port <= 0) die("--udp needs --port (for /metrics) and --udp-port");
+    if (o.per_datagram == 0 || o.per_datagram > 200) die("--per-datagram must be 1..200");
+    if (o.rate < 0) die("--rate must be >= 0");
+  }
   if (o.warmup < 0) o.warmup = static_cast<int64_t>(o.units);
   if (o.pool_rounds == 0) o.pool_rounds = std::clamp<size_t>((1000000 + o.units - 1) / o.units, 2, 64);
+  // UDP: a datagram holds P consecutive rounds of one unit; whole datagrams only.
+  if (!o.udp.empty()) o.pool_rounds = (o.pool_rounds + o.per_datagram - 1) / o.per_datagram * o.per_datagram;
   return o;
 }
 
@@ -891,6 +939,392 @@ std::string redis_persistence(const Options& o) {
   return ok ? out : "unknown";
 }
 
+// ---------------------------------------------------------------- UDP mode
+
+// Counters read from GET /metrics (admin token): what the server stored.
+struct ServerCounters {
+  bool ok = false;
+  double accepted = 0;       // patrolmap_pings_accepted_total{channel}
+  double rejected = 0;       // sum of patrolmap_pings_rejected_total{channel,*}
+  double datagrams = 0;      // patrolmap_udp_datagrams_total{channel}
+  double kernel_drops = 0;   // patrolmap_udp_receive_drops_total
+  double store_dropped = 0;  // patrolmap_udp_pings_dropped_total
+  double queue = 0;          // patrolmap_store_queue_pings
+};
+
+// One blocking GET /metrics on a fresh connection (a few per second at most).
+ServerCounters read_counters(const Options& o, const std::string& channel) {
+  ServerCounters c;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return c;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(o.port));
+  if (inet_pton(AF_INET, o.host == "localhost" ? "127.0.0.1" : o.host.c_str(), &a.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return c;
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req = "GET /metrics HTTP/1.1\r\nHost: " + o.host + "\r\nAuthorization: Bearer " + o.token +
+                    "\r\nConnection: close\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return c;
+  }
+  std::string page;
+  char buf[16384];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) page.append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (page.compare(0, 12, "HTTP/1.1 200") != 0) return c;
+  c.ok = true;
+  const std::string acc = "patrolmap_pings_accepted_total{channel=\"" + channel + "\"} ";
+  const std::string rej = "patrolmap_pings_rejected_total{channel=\"" + channel + "\",";
+  const std::string dg = "patrolmap_udp_datagrams_total{channel=\"" + channel + "\"} ";
+  std::istringstream in(page);
+  for (std::string line; std::getline(in, line);) {
+    auto value = [&](size_t from) { return std::strtod(line.c_str() + from, nullptr); };
+    if (line.starts_with(acc))
+      c.accepted = value(acc.size());
+    else if (line.starts_with(rej))
+      c.rejected += value(line.rfind(' ') + 1);
+    else if (line.starts_with(dg))
+      c.datagrams = value(dg.size());
+    else if (line.starts_with("patrolmap_udp_receive_drops_total "))
+      c.kernel_drops = value(line.rfind(' ') + 1);
+    else if (line.starts_with("patrolmap_udp_pings_dropped_total "))
+      c.store_dropped = value(line.rfind(' ') + 1);
+    else if (line.starts_with("patrolmap_store_queue_pings "))
+      c.queue = value(line.rfind(' ') + 1);
+  }
+  return c;
+}
+
+// One pre-serialised datagram: unit u's fixes of P consecutive rounds.
+struct Datagram {
+  std::string bytes;
+  uint32_t unit = 0;
+  std::vector<uint16_t> t_off;                     // JSON: each timestamp; NMEA: each RMC's time field
+  std::vector<uint16_t> d_off;                     // NMEA: each RMC's date field
+  std::vector<std::pair<uint16_t, uint16_t>> sum;  // NMEA: each RMC's '$' and '*'
+};
+
+std::string nmea_sentence(const std::string& body) {
+  unsigned x = 0;
+  for (char ch : body) x ^= static_cast<unsigned char>(ch);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "*%02X\r\n", x);
+  return "$" + body + buf;
+}
+
+// ddmm.mmmmm / dddmm.mmmmm from degrees, rounded once (no 60.00000 minutes).
+void append_nmea_angle(std::string& s, double deg, int deg_digits) {
+  const long long total = std::llround(std::fabs(deg) * 60.0 * 1e5);
+  const long long d = total / 6000000, rem = total % 6000000;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*lld%02lld.%05lld", deg_digits, d, rem / 100000, rem % 100000);
+  s.append(buf);
+}
+
+std::vector<Datagram> build_udp_pool(const Options& o, const std::vector<Fix>& tracks) {
+  const size_t P = o.per_datagram, blocks = o.pool_rounds / P;
+  std::vector<Datagram> pool;
+  pool.reserve(blocks * o.units);
+  const char* zero_t = o.iso ? "\"0000-00-00T00:00:00.000Z\"" : "0000000000000";
+  for (size_t b = 0; b < blocks; ++b)
+    for (size_t u = 0; u < o.units; ++u) {
+      Datagram d;
+      d.unit = static_cast<uint32_t>(u);
+      std::string& s = d.bytes;
+      if (o.udp == "nmea") s = nmea_sentence("PGID," + device_id(u));
+      for (size_t i = 0; i < P; ++i) {
+        const Fix& f = tracks[(b * P + i) * o.units + u];
+        if (o.udp == "nmea") {
+          // $GPRMC,hhmmss.sss,A,ddmm.mmmmm,N,dddmm.mmmmm,W,knots,course,ddmmyy,,,A*hh
+          const size_t start = s.size();
+          s.append("$GPRMC,");
+          d.t_off.push_back(static_cast<uint16_t>(s.size()));
+          s.append("000000.000,A,");
+          append_nmea_angle(s, f.lat, 2);
+          s.append(f.lat >= 0 ? ",N," : ",S,");
+          append_nmea_angle(s, f.lon, 3);
+          s.append(f.lon >= 0 ? ",E," : ",W,");
+          append_fixed(s, f.speed * 3600.0 / 1852.0, 1);
+          s.push_back(',');
+          append_fixed(s, f.heading, 1);
+          s.push_back(',');
+          d.d_off.push_back(static_cast<uint16_t>(s.size()));
+          s.append("000000,,,A");
+          d.sum.emplace_back(static_cast<uint16_t>(start), static_cast<uint16_t>(s.size()));
+          s.append("*00\r\n");
+        } else {
+          s.append(i == 0 ? "[" : ",");
+          s.append("{\"device\":\"").append(device_id(u)).append("\",\"t\":");
+          d.t_off.push_back(static_cast<uint16_t>(s.size() + (o.iso ? 1 : 0)));
+          s.append(zero_t);
+          s.append(",\"lat\":");
+          append_fixed(s, f.lat, 6);
+          s.append(",\"lon\":");
+          append_fixed(s, f.lon, 6);
+          s.append(",\"speed_mps\":");
+          append_fixed(s, f.speed, 1);
+          s.append(",\"heading_deg\":");
+          append_uint(s, static_cast<uint64_t>(f.heading));
+          s.append(",\"accuracy_m\":5}");
+        }
+      }
+      if (o.udp == "json") s.push_back(']');
+      if (s.size() > 65507) die("a datagram would exceed 65,507 bytes: lower --per-datagram");
+      pool.push_back(std::move(d));
+    }
+  return pool;
+}
+
+class UdpSender {
+ public:
+  UdpSender(const Options& o, std::vector<Datagram>& pool) : o_(o), pool_(pool), last_t_(o.units, 0) {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) die("cannot open a UDP socket");
+    int buf = 4 << 20;
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(o.udp_port));
+    if (inet_pton(AF_INET, o.host == "localhost" ? "127.0.0.1" : o.host.c_str(), &a.sin_addr) != 1)
+      die("--host must be an IPv4 address with --udp");
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("cannot connect the UDP socket");
+  }
+  ~UdpSender() { close(fd_); }
+
+  // Sends `max_pings` (or for `seconds`) at `rate` pings/s (0: flat out),
+  // then waits for the server's counter to settle. `label` names the run.
+  Stats run(const std::string& label, uint64_t max_pings, double seconds, double rate, bool progress, int pid) {
+    const std::string channel = o_.udp == "nmea" ? "nmea_udp" : "json_udp";
+    Stats s;
+    s.target = label;
+    // The kernel's drop count reaches the server with the next datagram it
+    // reads: a probe (one space, which decodes to nothing) brings it up to date.
+    probe();
+    timespec pause{0, 50000000};
+    nanosleep(&pause, nullptr);
+    const ServerCounters c0 = read_counters(o_, channel);
+    const uint64_t probes0 = probes_;
+    if (!c0.ok) die("cannot read GET /metrics on port " + std::to_string(o_.port) + " (is --token an admin token?)");
+    const uint64_t t0 = now_ns();
+    const uint64_t deadline = seconds > 0 ? t0 + static_cast<uint64_t>(seconds * 1e9) : UINT64_MAX;
+    const double cpu0 = cpu_seconds_self();
+    auto ticks0 = pid > 0 ? thread_ticks(pid) : decltype(thread_ticks(0)){};
+    const auto machine0 = machine_ticks();
+    const size_t P = o_.per_datagram;
+    constexpr size_t kBurst = 64;
+    std::array<mmsghdr, kBurst> msgs{};
+    std::array<iovec, kBurst> iov{};
+    uint64_t sent = 0, datagrams = 0, send_errors = 0;
+    uint64_t next_report = t0 + 1000000000ULL, last_sent = 0;
+    double last_acc = c0.accepted;
+    uint64_t last_t = t0;
+    for (uint64_t now = t0; now < deadline && sent < max_pings; now = now_ns()) {
+      size_t want = kBurst;
+      if (rate > 0) {
+        const double due = rate * static_cast<double>(now - t0) / 1e9 - static_cast<double>(sent);
+        want = std::min<size_t>(kBurst, due > 0 ? static_cast<size_t>(due / static_cast<double>(P)) : 0);
+      }
+      const uint64_t left = max_pings - sent;
+      want = static_cast<size_t>(std::min<uint64_t>(want, left / P + (left % P != 0)));
+      if (want == 0) {
+        timespec ts{0, 100000};  // 0.1 ms
+        nanosleep(&ts, nullptr);
+      } else {
+        const int64_t wall = wall_ms();
+        for (size_t i = 0; i < want; ++i) {
+          Datagram& d = pool_[next_];
+          next_ = (next_ + 1) % pool_.size();
+          stamp(d, wall);
+          iov[i] = {d.bytes.data(), d.bytes.size()};
+          msgs[i] = {};
+          msgs[i].msg_hdr.msg_iov = &iov[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        size_t done = 0;
+        while (done < want) {
+          int n = sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(want - done), 0);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            ++send_errors;  // e.g. ECONNREFUSED after an ICMP: that datagram is lost
+            ++done;
+            continue;
+          }
+          done += static_cast<size_t>(n);
+          datagrams += static_cast<size_t>(n);
+          sent += static_cast<uint64_t>(n) * P;
+        }
+      }
+      if (progress && now >= next_report) {
+        const ServerCounters c = read_counters(o_, channel);
+        const double dt = static_cast<double>(now - last_t) / 1e9;
+        std::fprintf(stderr,
+                     "  [%s] %4.0fs  sent %9.0f pings/s  stored %9.0f pings/s  stored %.0f  kernel drops %.0f\n",
+                     label.c_str(), static_cast<double>(now - t0) / 1e9, static_cast<double>(sent - last_sent) / dt,
+                     (c.accepted - last_acc) / dt, c.accepted - c0.accepted, c.kernel_drops - c0.kernel_drops);
+        last_sent = sent;
+        last_acc = c.accepted;
+        last_t = now;
+        next_report += 1000000000ULL;
+      }
+    }
+    const uint64_t t_sent = now_ns();
+    const double send_s = static_cast<double>(t_sent - t0) / 1e9;
+    // Settle: the stored count is final once it stopped moving and the store queue is empty.
+    ServerCounters c = read_counters(o_, channel), prev = c;
+    uint64_t t_final = now_ns(), t_change = t_final;
+    const uint64_t settle_end = t_final + static_cast<uint64_t>(o_.settle * 1e9);
+    const double at_send_end = c.accepted;
+    while (now_ns() < settle_end) {
+      probe();
+      timespec ts{0, 100000000};  // 0.1 s
+      nanosleep(&ts, nullptr);
+      c = read_counters(o_, channel);
+      if (!c.ok) continue;
+      const uint64_t t = now_ns();
+      if (c.accepted != prev.accepted || c.rejected != prev.rejected) t_change = t;
+      prev = c;
+      if (c.queue == 0 && t - t_change > 1000000000ULL) break;
+    }
+    t_final = t_change;
+    // The window: first datagram until the last change of the counter seen
+    // (0.1 s resolution), never shorter than the send phase.
+    s.seconds = std::max(send_s, static_cast<double>(t_final - t0) / 1e9);
+    s.requests = datagrams;
+    s.pings_sent = sent;
+    s.acked = static_cast<uint64_t>(c.accepted - c0.accepted);
+    s.rejected = static_cast<uint64_t>(c.rejected - c0.rejected);
+    s.driver_cpu_s = cpu_seconds_self() - cpu0;
+    // CPU over the send phase only would need a second sample; over the whole window is close enough.
+    server_cpu(s, pid, ticks0, s.seconds);
+    const auto machine1 = machine_ticks();
+    if (machine1.second > machine0.second) {
+      const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+      s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
+                          static_cast<double>(machine1.second - machine0.second);
+      s.others_cpu_pct = s.server_measured
+                             ? std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds)
+                             : -1.0;
+    }
+    udp_.send_s = send_s;
+    udp_.kernel_drops = static_cast<uint64_t>(c.kernel_drops - c0.kernel_drops);
+    udp_.store_dropped = static_cast<uint64_t>(c.store_dropped - c0.store_dropped);
+    // Probes count as NMEA datagrams (the last one may still be unread: +-1).
+    const double probes = o_.udp == "nmea" ? static_cast<double>(probes_ - probes0) : 0.0;
+    udp_.server_datagrams = static_cast<uint64_t>(std::max(0.0, c.datagrams - c0.datagrams - probes));
+    udp_.send_errors = send_errors;
+    udp_.stored_during_send = static_cast<uint64_t>(at_send_end - c0.accepted);
+    return s;
+  }
+
+  struct Extra {
+    double send_s = 0;
+    uint64_t kernel_drops = 0, store_dropped = 0, server_datagrams = 0, send_errors = 0, stored_during_send = 0;
+  };
+  const Extra& extra() const { return udp_; }
+
+ private:
+  void probe() {
+    if (::send(fd_, " ", 1, 0) == 1) ++probes_;
+  }
+
+  // Timestamps near now, strictly increasing per device: the datagram's P
+  // fixes 100 ms apart ending at now minus the unit's fixed phase (0-999 ms).
+  void stamp(Datagram& d, int64_t now) {
+    const size_t P = d.t_off.size();
+    const uint32_t u = d.unit;
+    char iso[24];
+    for (size_t i = 0; i < P; ++i) {
+      int64_t t = now - static_cast<int64_t>((u * 2654435761u) % 1000u) - static_cast<int64_t>((P - 1 - i) * 100);
+      t = std::max(t, last_t_[u] + 1);
+      last_t_[u] = t;
+      char* at = d.bytes.data() + d.t_off[i];
+      if (o_.udp == "json") {
+        if (o_.iso) {
+          pm::format_iso8601(t, at);
+        } else {
+          for (int k = 12; k >= 0; --k, t /= 10) at[k] = static_cast<char>('0' + t % 10);
+        }
+        continue;
+      }
+      // NMEA: hhmmss.sss and ddmmyy from "YYYY-MM-DDTHH:MM:SS.mmmZ", then the checksum.
+      pm::format_iso8601(t, iso);
+      const char tm[10] = {iso[11], iso[12], iso[14], iso[15], iso[17], iso[18], '.', iso[20], iso[21], iso[22]};
+      std::memcpy(at, tm, sizeof tm);
+      const char dt[6] = {iso[8], iso[9], iso[5], iso[6], iso[2], iso[3]};
+      std::memcpy(d.bytes.data() + d.d_off[i], dt, sizeof dt);
+      const auto [dollar, star] = d.sum[i];
+      unsigned x = 0;
+      for (size_t k = dollar + 1u; k < star; ++k) x ^= static_cast<unsigned char>(d.bytes[k]);
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      d.bytes[star + 1u] = kHex[x >> 4];
+      d.bytes[star + 2u] = kHex[x & 15];
+    }
+  }
+
+  const Options& o_;
+  std::vector<Datagram>& pool_;
+  std::vector<int64_t> last_t_;
+  size_t next_ = 0;
+  int fd_ = -1;
+  uint64_t probes_ = 0;
+  Extra udp_;
+};
+
+void print_udp_stats(const Options& o, const Stats& s, const UdpSender::Extra& x) {
+  const double loss =
+      s.pings_sent ? 100.0 * (1.0 - static_cast<double>(s.acked + s.rejected) / static_cast<double>(s.pings_sent)) : 0;
+  std::printf("%-9s udp %-4s %3zu pings/datagram  %10.0f pings/s durable  %8.0f datagrams/s sent  sent %" PRIu64
+              " pings in %.1f s (%.0f/s)  stored %" PRIu64 " (%" PRIu64
+              " by the end of sending) in %.1f s  loss %.2f%%  "
+              "driver CPU %.0f%%\n",
+              s.target.c_str(), o.udp.c_str(), o.per_datagram, s.pings_per_s(),
+              static_cast<double>(s.requests) / std::max(x.send_s, 1e-9), s.pings_sent, x.send_s,
+              static_cast<double>(s.pings_sent) / std::max(x.send_s, 1e-9), s.acked, x.stored_during_send, s.seconds,
+              loss, 100.0 * s.driver_cpu_s / std::max(s.seconds, 1e-9));
+  std::printf("          datagrams sent %" PRIu64 ", read by the server %" PRIu64 ", dropped by the kernel %" PRIu64
+              "; pings rejected %" PRIu64 ", dropped at a full store queue %" PRIu64 "; send errors %" PRIu64 "\n",
+              s.requests, x.server_datagrams, x.kernel_drops, s.rejected, x.store_dropped, x.send_errors);
+  if (s.server_measured)
+    std::printf("          machine CPU %.0f%% of %ld cores x 100%%; other processes %.0f%%%s\n", s.machine_cpu_pct,
+                sysconf(_SC_NPROCESSORS_ONLN), s.others_cpu_pct,
+                s.others_cpu_pct > 15 ? "  (WARNING: the machine was not quiet)" : "");
+  if (!s.server_threads.empty()) {
+    std::printf("          server CPU %.0f%%:", s.server_cpu_pct);
+    for (const auto& t : s.server_threads) std::printf("  %s", t.c_str());
+    std::printf("\n");
+  }
+  if (o.json) {
+    std::printf(
+        "{\"target\":\"%s\",\"udp\":\"%s\",\"batch\":%zu,\"per_datagram\":%zu,\"units\":%zu,\"time\":\"%s\","
+        "\"rate\":%.0f,\"seconds\":%.3f,\"send_seconds\":%.3f,\"datagrams_sent\":%" PRIu64 ",\"requests\":%" PRIu64
+        ",\"pings_sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"stored_during_send\":%" PRIu64 ",\"rejected\":%" PRIu64
+        ",\"pings_per_s\":%.0f,\"datagrams_per_s\":%.0f,\"requests_per_s\":%.0f,"
+        "\"p50_ms\":0,\"p99_ms\":0,\"loss_pct\":%.3f,\"kernel_drops\":%" PRIu64 ",\"store_dropped\":%" PRIu64
+        ",\"server_datagrams\":%" PRIu64 ",\"failed_requests\":%" PRIu64
+        ",\"driver_cpu_pct\":%.1f,"
+        "\"server_cpu_pct\":%.1f,\"others_cpu_pct\":%.1f,\"server_threads\":[",
+        s.target.c_str(), o.udp.c_str(), o.per_datagram, o.per_datagram, o.units, o.iso ? "iso" : "ms", o.rate,
+        s.seconds, x.send_s, s.requests, s.requests, s.pings_sent, s.acked, x.stored_during_send, s.rejected,
+        s.pings_per_s(), static_cast<double>(s.requests) / std::max(x.send_s, 1e-9),
+        static_cast<double>(s.requests) / std::max(x.send_s, 1e-9), loss, x.kernel_drops, x.store_dropped,
+        x.server_datagrams, x.send_errors, 100.0 * s.driver_cpu_s / std::max(s.seconds, 1e-9), s.server_cpu_pct,
+        s.others_cpu_pct);
+    bool first = true;
+    for (const auto& t : s.server_threads) {
+      std::printf("%s\"%s\"", first ? "" : ",", json_escape(t).c_str());
+      first = false;
+    }
+    std::printf("]}\n");
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -905,7 +1339,27 @@ int main(int argc, char** argv) {
                o.units, o.pool_rounds, o.batch, o.connections);
 
   std::optional<Stats> pm_stats, redis_stats;
-  if (o.port > 0) {
+  if (!o.udp.empty()) {
+    auto pool = build_udp_pool(o, tracks);
+    size_t bytes = 0;
+    for (const auto& d : pool) bytes += d.bytes.size();
+    std::fprintf(stderr, "ingest_load: %zu %s datagrams of %zu pings pre-serialised in %.2f s (%.0f bytes/ping)\n",
+                 pool.size(), o.udp.c_str(), o.per_datagram, static_cast<double>(now_ns() - g0) / 1e9,
+                 static_cast<double>(bytes) / static_cast<double>(pool.size() * o.per_datagram));
+    UdpSender u(o, pool);
+    // Warm-up: every unit's first datagram (registers the units on a fresh
+    // server), paced so that registration does not overflow the socket.
+    if (o.warmup > 0) {
+      const uint64_t n = static_cast<uint64_t>(o.warmup) * o.per_datagram;
+      const double r = o.rate > 0 ? std::min(o.rate, 100000.0) : 100000.0;
+      std::fprintf(stderr, "ingest_load: patrolmap warm-up, %" PRIu64 " pings at %.0f/s (not counted)\n", n, r);
+      Stats w = u.run("warmup", n, 0, r, !o.quiet, 0);
+      std::fprintf(stderr, "ingest_load: warm-up stored %" PRIu64 "/%" PRIu64 " in %.1f s\n", w.acked, w.pings_sent,
+                   w.seconds);
+    }
+    pm_stats = u.run("patrolmap", max_pings, seconds, o.rate, !o.quiet, o.server_pid);
+    print_udp_stats(o, *pm_stats, u.extra());
+  } else if (o.port > 0) {
     auto pool = build_http_pool(o, tracks);
     size_t bytes = 0;
     for (const auto& c : pool)
@@ -929,14 +1383,18 @@ int main(int argc, char** argv) {
     Runner r(o, Proto::redis, o.redis_host, o.redis_port, pool);
     if (o.warmup > 0) r.run("warmup", static_cast<uint64_t>(o.warmup), 0, false, 0);
     // The same number of pings as patrolmap was sent (when it ran).
-    uint64_t n = pm_stats ? std::max<uint64_t>(pm_stats->pings_sent, o.batch) : max_pings;
+    // UDP: as many as patrolmap stored (a flat-out UDP run may send far more than it keeps).
+    uint64_t n =
+        pm_stats ? std::max<uint64_t>(o.udp.empty() ? pm_stats->pings_sent : pm_stats->acked, o.batch) : max_pings;
     double secs = pm_stats ? 0 : seconds;
     redis_stats = r.run("redis", n, secs, !o.quiet, o.redis_pid);
     print_stats(o, *redis_stats, " (GEOADD pipelined; " + persistence + ")");
     if (pm_stats && redis_stats->pings_per_s() > 0) {
       double ratio = pm_stats->pings_per_s() / redis_stats->pings_per_s();
-      std::printf("ratio     batch %-5zu patrolmap/redis = %.3f  (%.0f vs %.0f pings/s; redis %s)\n", o.batch, ratio,
-                  pm_stats->pings_per_s(), redis_stats->pings_per_s(), persistence.c_str());
+      std::printf("ratio     %s patrolmap/redis = %.3f  (%.0f vs %.0f pings/s; redis pipeline %zu, %s)\n",
+                  o.udp.empty() ? ("batch " + std::to_string(o.batch)).c_str()
+                                : ("udp " + o.udp + " x" + std::to_string(o.per_datagram)).c_str(),
+                  ratio, pm_stats->pings_per_s(), redis_stats->pings_per_s(), o.batch, persistence.c_str());
       if (o.json)
         std::printf("{\"target\":\"ratio\",\"batch\":%zu,\"patrolmap_over_redis\":%.4f,\"redis_persistence\":\"%s\"}\n",
                     o.batch, ratio, json_escape(persistence).c_str());

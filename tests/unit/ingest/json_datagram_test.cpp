@@ -79,8 +79,8 @@ TEST(JsonDatagram, DatagramsAppendToOneBatch) {
 TEST(JsonDatagram, UndecodableDatagramIsOneRejection) {
   JsonDatagramDecoder dec(2);
   DecodedPings out;
-  dec.decode("[{\"device\":\"A\",\"t\":", out);       // cut short
-  dec.decode("\"just a string\"", out);              // not an object or array (and not seen as JSON by the port)
+  dec.decode("[{\"device\":\"A\",\"t\":", out);  // cut short
+  dec.decode("\"just a string\"", out);          // not an object or array (and not seen as JSON by the port)
   dec.decode(R"([{"device":"A","t":1,"lat":1,"lon":2},{"device":"A","t":2,"lat":1,"lon":2},
                  {"device":"A","t":3,"lat":1,"lon":2}])",
              out);  // over max_batch
@@ -105,8 +105,10 @@ TEST(JsonDatagram, NmeaAndJsonDatagramsSideBySide) {
   for (int i = 0; i < 3; ++i) {
     const std::string js = R"({"device":"AVL-)" + std::to_string(i) + R"(","t":1795341570000,"lat":52.67,"lon":-0.73})";
     for (const std::string* d : {&nmea_dg, &js}) {
-      if (is_json_datagram(*d)) json.decode(*d, j);
-      else decode_nmea_datagram(*d, n);
+      if (is_json_datagram(*d))
+        json.decode(*d, j);
+      else
+        decode_nmea_datagram(*d, n);
     }
   }
   ASSERT_EQ(j.pings.size(), 3u);
