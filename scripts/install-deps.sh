@@ -21,7 +21,10 @@ build_pkgs=(
   clang-14 libclang-rt-14-dev # libFuzzer targets (make fuzz, make test's fuzz smoke run)
   sqlite3                     # inspecting the store by hand
 )
-bench_pkgs=( redis-server redis-tools )
+bench_pkgs=(
+  redis-server redis-tools    # the GEOADD peer of the ingest benchmark
+  postgresql-15 postgresql-client-15 postgresql-15-postgis-3  # the PostGIS KNN peer of the recommendation benchmark
+)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "bench" ]]; then want+=("${bench_pkgs[@]}"); fi

@@ -342,7 +342,7 @@ Expected<std::vector<Event>, Error> Engine::decide(const Command& c, EpochMs now
     return out;
   }
 
-  decide_tick(now, live, out);
+  decide_tick(std::get<cmd::Tick>(c), now, live, out);
   return out;
 }
 
@@ -413,9 +413,11 @@ void Engine::raise_emergency(uint32_t unit, EpochMs now, const LiveState& live, 
   out.push_back({now, ev::AlertRaised{std::move(a)}});
 }
 
-void Engine::decide_tick(EpochMs now, const LiveState& live, std::vector<Event>& out) const {
+void Engine::decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live, std::vector<Event>& out) const {
   uint64_t next_alert = next_alert_;
-  for (uint64_t id : open_) {
+  const std::set<uint64_t> one = {t.only};
+  for (uint64_t id : t.only ? one : open_) {
+    if (!open_.contains(id)) continue;
     const Incident& inc = incidents_.at(id);
     if (inc.first_on_scene) {  // someone is there: the prediction is moot
       if (auto it = incident_alert_[0].find(id); it != incident_alert_[0].end())

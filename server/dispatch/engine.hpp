@@ -75,7 +75,9 @@ struct AckAlert {
 struct FlagLocation {
   FlaggedLocation location;
 };
-struct Tick {};  // grade clock: predicted breaches and breaches
+struct Tick {
+  uint64_t only = 0;  // one incident (just created), or 0: every open incident
+};                    // grade clock: predicted breaches and breaches
 }  // namespace cmd
 using Command = std::variant<cmd::CreateIncident, cmd::Assign, cmd::Report, cmd::Close, cmd::SetStatus, cmd::Position,
                              cmd::Emergency, cmd::AckAlert, cmd::FlagLocation, cmd::Tick>;
@@ -168,7 +170,7 @@ class Engine {
   Flags flags_for(const IncidentSpec& s, EpochMs now) const;
   EpochMs deadline_for(const IncidentSpec& s, EpochMs created) const;
   void decide_position(const cmd::Position& p, EpochMs now, const LiveState& live, std::vector<Event>& out) const;
-  void decide_tick(EpochMs now, const LiveState& live, std::vector<Event>& out) const;
+  void decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live, std::vector<Event>& out) const;
   void raise_emergency(uint32_t unit, EpochMs now, const LiveState& live, bool has_pos, double lat, double lon,
                        geo::XY xy, std::vector<Event>& out) const;
   void status_event(const UnitRecord& u, UnitStatus to, uint64_t incident, EpochMs now, std::vector<Event>& out) const;

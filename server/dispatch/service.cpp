@@ -89,8 +89,8 @@ void DispatchService::execute(Command c, std::function<void(Outcome&&)> done) {
       return;
     }
     events = std::move(*r);
-    if (std::holds_alternative<cmd::CreateIncident>(c)) {  // the grade clock starts now
-      auto t = run_locked(cmd::Tick{}, now);
+    if (std::holds_alternative<cmd::CreateIncident>(c)) {  // the grade clock starts now, for this one
+      auto t = run_locked(cmd::Tick{std::get<ev::IncidentCreated>(events.front().body).incident.id}, now);
       if (t)
         for (auto& e : *t) events.push_back(std::move(e));
     }
