@@ -20,6 +20,8 @@ namespace {
 constexpr pm::EpochMs kNow = 1795342503250;  // 2026-11-22T10:15:03.250Z
 
 bool same(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+// An emergency without a fix carries NaN lat/lon (RawPing::no_fix).
+bool same(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
 }  // namespace
 
@@ -54,8 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   for (size_t i = 0; i < split_out.pings.size(); ++i) {
     const pm::RawPing &x = split_out.pings[i], &y = whole_out.pings[i];
-    if (x.device != y.device || x.t != y.t || x.lat != y.lat || x.lon != y.lon || !same(x.speed_mps, y.speed_mps) ||
-        !same(x.heading_deg, y.heading_deg) || !same(x.accuracy_m, y.accuracy_m) || x.emergency != y.emergency)
+    if (x.device != y.device || x.t != y.t || !same(x.lat, y.lat) || !same(x.lon, y.lon) || !same(x.speed_mps, y.speed_mps) ||
+        !same(x.heading_deg, y.heading_deg) || !same(x.accuracy_m, y.accuracy_m) || x.emergency != y.emergency ||
+        x.no_fix != y.no_fix)
       std::abort();
     if (x.device.empty() || x.device.size() > 20) std::abort();
   }
