@@ -415,6 +415,17 @@ void Engine::raise_emergency(uint32_t unit, EpochMs now, const LiveState& live, 
 
 void Engine::decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live, std::vector<Event>& out) const {
   uint64_t next_alert = next_alert_;
+  auto incident_alert = [&](AlertKind kind, const Incident& inc) {
+    Alert a;
+    a.id = next_alert++;
+    a.kind = kind;
+    a.t = now;
+    a.incident = inc.id;
+    a.has_position = true;
+    a.lat = inc.spec.lat;
+    a.lon = inc.spec.lon;
+    return a;
+  };
   const std::set<uint64_t> one = {t.only};
   for (uint64_t id : t.only ? one : open_) {
     if (!open_.contains(id)) continue;
@@ -426,15 +437,7 @@ void Engine::decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live,
     }
     if (!inc.deadline) continue;
     if (!inc.breached && now > inc.deadline) {
-      Alert a;
-      a.id = next_alert++;
-      a.kind = AlertKind::breach;
-      a.t = now;
-      a.incident = id;
-      a.has_position = true;
-      a.lat = inc.spec.lat;
-      a.lon = inc.spec.lon;
-      out.push_back({now, ev::AlertRaised{std::move(a)}});
+      out.push_back({now, ev::AlertRaised{incident_alert(AlertKind::breach, inc)}});
       continue;
     }
     if (inc.breach_predicted || inc.breached) continue;
@@ -451,14 +454,7 @@ void Engine::decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live,
     if (!rec.empty()) best = std::min(best, rec.front().eta_s);
     const double left = static_cast<double>(inc.deadline - now) / 1000.0;
     if (best > left) {
-      Alert a;
-      a.id = next_alert++;
-      a.kind = AlertKind::predicted_breach;
-      a.t = now;
-      a.incident = id;
-      a.has_position = true;
-      a.lat = inc.spec.lat;
-      a.lon = inc.spec.lon;
+      Alert a = incident_alert(AlertKind::predicted_breach, inc);
       a.eta_s = best;
       a.time_left_s = left;
       out.push_back({now, ev::AlertRaised{std::move(a)}});
