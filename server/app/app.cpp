@@ -124,7 +124,14 @@ struct App::Impl {
       }
     }
     api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, html, dispatch.get()});
-    server = std::make_unique<HttpServer>(ioc, cfg, *api, metrics, auth, live);
+    // The first I/O thread runs `ioc` (device servers, timers, HTTP); each
+    // further one runs its own context that serves HTTP connections only.
+    std::vector<boost::asio::io_context*> http_contexts{&ioc};
+    for (unsigned t = 1; t < cfg.http_threads; ++t) {
+      more_iocs.push_back(std::make_unique<boost::asio::io_context>(1));
+      http_contexts.push_back(more_iocs.back().get());
+    }
+    server = std::make_unique<HttpServer>(std::move(http_contexts), cfg, *api, metrics, auth, live);
     nmea = std::make_unique<DeviceServer>(
         ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "nmea", Channel::nmea_tcp,
         [] { return std::make_unique<NmeaDecoder>(); },
@@ -152,6 +159,7 @@ struct App::Impl {
   std::unique_ptr<dispatch::DispatchService> dispatch;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
+  std::vector<std::unique_ptr<boost::asio::io_context>> more_iocs;  // I/O threads 2..n, HTTP only
   std::unique_ptr<HttpServer> server;
   std::unique_ptr<DeviceServer> nmea, lip;
   std::optional<boost::asio::steady_timer> rota_timer, dispatch_timer;
@@ -194,7 +202,7 @@ struct App::Impl {
       schedule_rota_tick();
     });
   }
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   boost::asio::ip::tcp::endpoint http_endpoint;
   mutable std::mutex areas_mu;
@@ -227,12 +235,14 @@ void App::start() {
   i.schedule_rota_tick();
   i.dispatch_timer.emplace(i.ioc);
   i.schedule_dispatch_tick();
-  i.work.emplace(i.ioc.get_executor());
-  for (unsigned t = 0; t < i.cfg.http_threads; ++t)
-    i.threads.emplace_back([&i] {
+  std::vector<boost::asio::io_context*> contexts{&i.ioc};
+  for (auto& c : i.more_iocs) contexts.push_back(c.get());
+  for (auto* c : contexts) {
+    i.work.emplace_back(c->get_executor());
+    i.threads.emplace_back([&i, c] {
       for (;;) {
         try {
-          i.ioc.run();
+          c->run();
           return;
         } catch (const std::exception& e) {
           // A handler must never take the daemon down: count, log, keep serving.
@@ -241,6 +251,7 @@ void App::start() {
         }
       }
     });
+  }
   i.started = true;
 }
 
@@ -259,8 +270,9 @@ void App::stop() {
       i.rota_timer->cancel();
       i.dispatch_timer->cancel();
     });
-    i.work.reset();
+    i.work.clear();
     i.ioc.stop();
+    for (auto& c : i.more_iocs) c->stop();
     for (auto& t : i.threads) t.join();
   }
   i.store->stop();

@@ -65,53 +65,82 @@ std::vector<Recommendation> Engine::nearest_available(double lat, double lon, ge
   return out;
 }
 
+namespace {
+// Planar (EPSG:27700) distance is the geodesic one times the projection's
+// scale factor, which stays within 0.9996..1.0008 over Great Britain. So a
+// candidate whose planar distance exceeds the k-th nearest's by more than
+// this factor (> 1.0008 / 0.9996) is geodesically farther than all k of them
+// and cannot be in the answer: only the few candidates inside it need a
+// geodesic.
+constexpr double kScaleSlack = 1.003;
+
+bool by_eta(const Recommendation& a, const Recommendation& b) {
+  if (a.eta_s != b.eta_s) return a.eta_s < b.eta_s;
+  return a.unit_id < b.unit_id;
+}
+}  // namespace
+
+Recommendation Engine::recommendation(const UnitRecord& u, const Incident& inc, EpochMs now) const {
+  Recommendation r;
+  r.unit = u.index;
+  r.unit_id = u.id;
+  r.distance_m = geo::geodesic_distance_m({u.last.lon, u.last.lat}, {inc.spec.lon, inc.spec.lat});
+  r.eta_s = r.distance_m / cfg_.straight_line_speed_mps;
+  r.fix_age_s = static_cast<double>(now - u.last.t) / 1000.0;
+  r.skills = u.fields.skills;
+  return r;
+}
+
 std::vector<Recommendation> Engine::recommend(const Incident& inc, size_t k, EpochMs now, const LiveState& live) const {
   std::vector<Recommendation> out;
   if (k == 0) return out;
   const EpochMs stale_ms = cfg_.stale_after_s * 1000;
   const auto& required = inc.spec.required_skills;
-  // The grid ranks by projected distance; take a margin and re-rank by the
-  // geodesic distance (the projection's scale error is < 0.05% here, so the
-  // true k nearest are among them). With roads, a wider net re-ranked by
-  // drive time.
-  const size_t want = road_ ? std::max<size_t>(k * 4, 32) : k * 2 + 8;
-  std::vector<UnitRecord> found;
-  auto near = live.nearest_units(inc.spec.xy, want, [&](const UnitRecord& u) {
-    if (u.fields.status != UnitStatus::available || !u.has_fix) return false;
-    if (now - u.last.t > stale_ms) return false;
-    if (!has_skills(u, required)) return false;
-    found.push_back(u);
-    return true;
-  });
-  // `found` holds every accepted record; keep those the search returned.
-  std::unordered_map<uint32_t, const UnitRecord*> rec;
-  for (const auto& u : found) rec[u.index] = &u;
-  std::vector<geo::XY> from;
-  for (const auto& n : near) {
-    const UnitRecord& u = *rec.at(n.id);
-    Recommendation r;
-    r.unit = u.index;
-    r.unit_id = u.id;
-    r.distance_m = geo::geodesic_distance_m({u.last.lon, u.last.lat}, {inc.spec.lon, inc.spec.lat});
-    r.eta_s = r.distance_m / cfg_.straight_line_speed_mps;
-    r.fix_age_s = static_cast<double>(now - u.last.t) / 1000.0;
-    r.skills = u.fields.skills;
-    out.push_back(std::move(r));
-    from.push_back(u.last.xy);
-  }
-  if (road_ && !out.empty()) {
+  auto eligible = [&](const UnitRecord& u) {
+    return u.fields.status == UnitStatus::available && u.has_fix && now - u.last.t <= stale_ms &&
+           has_skills(u, required);
+  };
+  if (road_) {
+    // Drive time does not follow straight-line order: a wider net, re-ranked
+    // by the road network where a unit is on it.
+    std::vector<geo::XY> from;
+    live.visit_nearest_units(inc.spec.xy, std::max<size_t>(k * 4, 32), eligible, [&](const auto& near, auto&& unit_at) {
+      for (const auto& n : near) {
+        const UnitRecord& u = unit_at(n.id);
+        out.push_back(recommendation(u, inc, now));
+        from.push_back(u.last.xy);
+      }
+    });
     std::vector<double> t(out.size(), std::numeric_limits<double>::quiet_NaN());
-    road_->drive_times(inc.spec.xy, from, t);
+    if (!out.empty()) road_->drive_times(inc.spec.xy, from, t);
     for (size_t i = 0; i < out.size(); ++i)
       if (std::isfinite(t[i])) {
         out[i].eta_s = t[i];
         out[i].road = true;
       }
+  } else {
+    // Straight line: the planar k nearest plus those within kScaleSlack of
+    // the k-th, re-ranked by geodesic distance; records are read in place
+    // and only the answer is copied. When the search was cut inside the
+    // slack band, it is repeated wider.
+    for (size_t want = k + 4;; want *= 2) {
+      bool cut = false;
+      live.visit_nearest_units(inc.spec.xy, want, eligible, [&](const auto& near, auto&& unit_at) {
+        size_t take = near.size();
+        if (near.size() > k) {
+          const double limit = near[k - 1].distance_m * kScaleSlack;
+          take = k;
+          while (take < near.size() && near[take].distance_m <= limit) ++take;
+          cut = take == near.size() && near.size() == want;
+        }
+        if (cut) return;
+        out.reserve(take);
+        for (size_t i = 0; i < take; ++i) out.push_back(recommendation(unit_at(near[i].id), inc, now));
+      });
+      if (!cut) break;
+    }
   }
-  std::sort(out.begin(), out.end(), [](const Recommendation& a, const Recommendation& b) {
-    if (a.eta_s != b.eta_s) return a.eta_s < b.eta_s;
-    return a.unit_id < b.unit_id;
-  });
+  std::sort(out.begin(), out.end(), by_eta);
   if (out.size() > k) out.resize(k);
   return out;
 }

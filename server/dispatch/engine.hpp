@@ -177,6 +177,8 @@ class Engine {
   Incident* incident_mut(uint64_t id);
   void refresh_status(Incident& inc);
   void index_open(const Incident& inc, bool add);
+  // One unit's straight-line recommendation for an incident.
+  Recommendation recommendation(const UnitRecord& u, const Incident& inc, EpochMs now) const;
 
   DispatchConfig cfg_;
   const RoadEta* road_ = nullptr;

@@ -12,6 +12,7 @@
 //   d.tick();                                                // timer: grade clock
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 
 #include "server/core/metrics.hpp"
 #include "server/dispatch/engine.hpp"
@@ -47,7 +48,7 @@ class DispatchService {
   // Consistent reads under the lock: f(engine, now, live).
   template <class F>
   auto read(F&& f) const {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     return f(engine_, clock_.now_ms(), static_cast<const LiveState&>(live_));
   }
 
@@ -60,7 +61,7 @@ class DispatchService {
   LiveState& live_;
   Store& store_;
   Metrics& metrics_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   Engine engine_;
   std::function<bool(geo::XY)> urban_at_;
   std::function<void(const std::vector<Event>&)> listener_;

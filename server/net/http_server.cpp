@@ -131,20 +131,33 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(cfg_.http_body_limit);
     parser_->header_limit(16 * 1024);
-    if (buf_.size() > 0 || first_) {
-      // A new connection, or a pipelined request already buffered: the
-      // header deadline runs from now.
+    if (first_) {
+      // A new connection: the header deadline runs from now.
       first_ = false;
       return read_header();
     }
+    if (buf_.size() > 0) return parse_buffered();  // a pipelined request
     // Keep-alive: wait for the next request's first bytes under the idle
     // timeout, then give its header the (shorter) header deadline.
     stream_.expires_after(std::chrono::seconds(cfg_.http_idle_timeout_s));
     stream_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->close();
       self->buf_.commit(n);
-      self->read_header();
+      self->parse_buffered();
     });
+  }
+
+  // Most requests arrive whole in one read: parse what is buffered, and when
+  // that is a complete plain request, handle it at once (no further read
+  // operation, no timer). Anything else continues on the async path, with
+  // the parser keeping what it has already consumed.
+  void parse_buffered() {
+    beast::error_code ec;
+    parser_->eager(true);
+    buf_.consume(parser_->put(buf_.data(), ec));
+    if (ec && ec != http::error::need_more) return on_read_error(ec);
+    if (parser_->is_done() && !websocket::is_upgrade(parser_->get())) return on_read({}, 0);
+    read_header();
   }
 
   void read_header() {
@@ -190,7 +203,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto self = shared_from_this();
     try {
       api_.handle(parser_->release(), [self](Response&& res) {
-        // May run on the store thread: hop back onto this session's strand.
+        // May run on the store thread: hop back onto this session's thread.
         auto r = std::make_shared<Response>(std::move(res));
         asio::dispatch(self->stream_.get_executor(), [self, r] { self->write(std::move(*r)); });
       });
@@ -246,11 +259,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& ioc, const Config& cfg, Api& api, Metrics& metrics, Auth& auth, LiveState& live)
-      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), cfg_(cfg), api_(api), metrics_(metrics), auth_(auth), live_(live) {}
+  Impl(std::vector<asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth,
+       LiveState& live)
+      : contexts_(std::move(contexts)),
+        acceptor_(asio::make_strand(*contexts_.at(0))),
+        cfg_(cfg),
+        api_(api),
+        metrics_(metrics),
+        auth_(auth),
+        live_(live) {}
 
   void do_accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+    // Each context is run by exactly one thread (App::start), so a session on
+    // it needs no strand: its handlers can never run concurrently.
+    asio::io_context& next = *contexts_[next_++ % contexts_.size()];
+    acceptor_.async_accept(next.get_executor(), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
@@ -262,7 +285,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     });
   }
 
-  asio::io_context& ioc_;
+  std::vector<asio::io_context*> contexts_;
+  size_t next_ = 0;  // acceptor strand only
   tcp::acceptor acceptor_;
   const Config& cfg_;
   Api& api_;
@@ -271,8 +295,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   LiveState& live_;
 };
 
-HttpServer::HttpServer(asio::io_context& ioc, const Config& cfg, Api& api, Metrics& metrics, Auth& auth, LiveState& live)
-    : impl_(std::make_shared<Impl>(ioc, cfg, api, metrics, auth, live)) {}
+HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics,
+                       Auth& auth, LiveState& live)
+    : impl_(std::make_shared<Impl>(std::move(contexts), cfg, api, metrics, auth, live)) {}
 
 tcp::endpoint HttpServer::listen(const HostPort& where) {
   beast::error_code ec;

@@ -200,24 +200,24 @@ void LiveState::link_device(uint32_t device, DeviceKind kind, uint32_t unit) {
 }
 
 std::optional<uint32_t> LiveState::find_unit(std::string_view id) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   auto it = unit_by_id_.find(id);
   return it == unit_by_id_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
 }
 
 std::optional<uint32_t> LiveState::find_device(std::string_view id) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   auto it = device_by_id_.find(id);
   return it == device_by_id_.end() ? std::nullopt : std::optional<uint32_t>(it->second);
 }
 
 std::optional<UnitRecord> LiveState::unit(uint32_t index) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return index < units_.size() ? std::optional<UnitRecord>(units_[index]) : std::nullopt;
 }
 
 std::optional<DeviceRecord> LiveState::device(uint32_t index) const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return index < devices_.size() ? std::optional<DeviceRecord>(devices_[index]) : std::nullopt;
 }
 
@@ -255,17 +255,17 @@ void LiveState::load_device(DeviceRecord d) {
 }
 
 std::vector<UnitRecord> LiveState::units_view() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return units_;
 }
 
 std::vector<DeviceRecord> LiveState::devices_view() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return devices_;
 }
 
 size_t LiveState::units_with_fix() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(mu_);
   return with_fix_;
 }
 

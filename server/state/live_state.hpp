@@ -1,8 +1,8 @@
 #pragma once
 // The in-memory picture of the force: devices, units, each unit's freshest
-// fix, and a moving-point index over unit positions. One mutex guards it;
-// every critical section is short and does no I/O (the store writer and the
-// I/O threads share it).
+// fix, and a moving-point index over unit positions. One reader-writer mutex
+// guards it (searches share it, updates take it alone); every critical section
+// is short and does no I/O (the store writer and the I/O threads share it).
 //
 //   LiveState live(projection);
 //   live.resolve(pings, ...)            // I/O thread: device -> unit, auto-register
@@ -10,6 +10,7 @@
 //   auto units = live.units_view();     // API
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -116,13 +117,24 @@ class LiveState {
   // live-state checkpoint).
   std::vector<UnitRecord> take_changed_units();
 
-  // k nearest units with a fix that satisfy `accept(record)`.
+  // k nearest units with a fix that satisfy `accept(record)`, by planar
+  // (EPSG:27700) distance, nearest first.
   template <class Pred>
   std::vector<geo::PointIndex::Neighbor> nearest_units(geo::XY q, size_t k, Pred&& accept) const {
-    std::lock_guard lock(mu_);
     std::vector<geo::PointIndex::Neighbor> out;
-    index_.nearest(q, k, [&](uint32_t id) { return accept(units_[id]); }, out);
+    visit_nearest_units(q, k, std::forward<Pred>(accept), [&](const auto& near, auto&&) { out = near; });
     return out;
+  }
+  // The same search, then `visit(neighbors, unit_at)` under the same shared
+  // lock, where `unit_at(id)` gives the record: nothing is copied that the
+  // visitor does not copy itself. Neither callback may call back into LiveState.
+  template <class Pred, class Visit>
+  void visit_nearest_units(geo::XY q, size_t k, Pred&& accept, Visit&& visit) const {
+    thread_local std::vector<geo::PointIndex::Neighbor> near;
+    std::shared_lock lock(mu_);
+    index_.nearest(q, k, [&](uint32_t id) { return accept(units_[id]); }, near);
+    visit(static_cast<const std::vector<geo::PointIndex::Neighbor>&>(near),
+          [this](uint32_t id) -> const UnitRecord& { return units_[id]; });
   }
 
  private:
@@ -130,7 +142,7 @@ class LiveState {
   void move_unit_locked(UnitRecord& u, const Fix& f);
 
   geo::Projection projection_;
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::vector<UnitRecord> units_;
   std::vector<DeviceRecord> devices_;
   struct Hash {

@@ -22,6 +22,7 @@
 #   BENCH_REDIS=0          skip the Redis peer even if installed
 #   BENCH_FULL_SYNC=1      also run store.synchronous=full vs Redis appendfsync always
 #   BENCH_HTTP_THREADS=N   --set http.threads=N for the daemon (default: the daemon's own)
+#   BENCH_REC_HTTP_THREADS=N  http.threads for the recommendation run (default: nproc, as PostgreSQL uses every core)
 #   BENCH_WAIT_QUIET=S     wait up to S s for the machine to be idle before starting (default 0)
 #   BENCH_KEEP=1           keep the temporary directory (logs, JSON results)
 #   BENCH_UDP="nmea json"  UDP datagram formats to run ("" or 0 skips UDP)
@@ -303,10 +304,14 @@ elif [[ "${BENCH_REC:-1}" != 0 ]]; then
   stop_pid "$pm_pid"
   pm_pid=""
   "$bin/patrolmapd" tokens add --data-dir "$work/data-rec" --role dispatcher --name bench-dispatch >"$work/dispatcher-token"
-  start_daemon "$work/data-rec"
+  # PostgreSQL serves its clients from every core; patrolmapd gets as many
+  # HTTP I/O threads (http.threads defaults to cores - 1, sized for ingest,
+  # where the store writer has the remaining core).
+  rec_threads=${BENCH_REC_HTTP_THREADS:-$(nproc)}
+  start_daemon "$work/data-rec" --set "http.threads=$rec_threads"
   wait_quiet
   read -r rec_load _ </proc/loadavg
-  say "recommend_load: $rec_units units, $rec_incidents incidents, k=5, $conns connections, ${rec_duration} s (load $rec_load)"
+  say "recommend_load: $rec_units units, $rec_incidents incidents, k=5, $conns connections, ${rec_duration} s, http.threads=$rec_threads (load $rec_load)"
   "$bin/recommend_load" --port "$pm_port" --token "$token" --dispatcher-token "$(<"$work/dispatcher-token")" \
     --units "$rec_units" --incidents "$rec_incidents" --connections "$conns" --threads "${BENCH_REC_THREADS:-1}" \
     --duration "$rec_duration" --warmup "$rec_warmup" --k 5 --server-pid "$pm_pid" --json \

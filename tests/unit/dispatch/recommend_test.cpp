@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "geo/geodesic.hpp"
@@ -84,6 +85,45 @@ TEST(Recommendation, MatchesBruteForceGeodesicRankingOverLeicestershire) {
     }
   }
   EXPECT_GT(compared, 300u);
+}
+
+// Units on a ring that is exact in the projection: the grid sees 64 ties (up to
+// rounding), while the geodesic distances differ by millimetres (the scale
+// factor changes with easting). The answer must be the geodesic k nearest,
+// which the engine gets only by widening its search past the planar k-th
+// (with no slack it would return an arbitrary five of the ring).
+TEST(Recommendation, PlanarTiesAreRankedByGeodesicDistance) {
+  auto proj = *geo::Projection::create("EPSG:27700");
+  LiveState live(proj, LonLatBox{});
+  const geo::LonLat centre{-1.1352, 52.6345};  // Leicester
+  const geo::XY c = proj.forward(centre);
+  std::vector<std::pair<double, std::string>> expect;
+  for (int i = 0; i < 64; ++i) {
+    const double a = 2 * M_PI * i / 64;
+    Fix f;
+    f.xy = {c.x + 2000 * std::cos(a), c.y + 2000 * std::sin(a)};
+    const geo::LonLat ll = proj.inverse(f.xy);
+    f.lat = ll.lat;
+    f.lon = ll.lon;
+    f.t = kNow - 1000;
+    const std::string id = "R" + std::to_string(i);
+    f.unit = live.reserve_unit(id);
+    live.set_unit(f.unit, UnitFields{"car", UnitStatus::available, {}, ""});
+    live.apply(std::span<const Fix>(&f, 1), std::vector<uint8_t>{1}, NewRecords{});
+    expect.emplace_back(geo::geodesic_distance_m(ll, centre), id);
+  }
+  std::sort(expect.begin(), expect.end());
+  ASSERT_GT(expect.back().first - expect.front().first, 1e-3);  // the ring is not geodesically round
+  Incident inc;
+  inc.spec.lat = centre.lat;
+  inc.spec.lon = centre.lon;
+  inc.spec.xy = c;
+  Engine engine(DispatchConfig{});
+  for (size_t k : {1u, 5u, 20u}) {
+    auto got = engine.recommend(inc, k, kNow, live);
+    ASSERT_EQ(got.size(), k);
+    for (size_t i = 0; i < k; ++i) EXPECT_EQ(got[i].unit_id, expect[i].second) << "k " << k << " rank " << i;
+  }
 }
 
 }  // namespace
