@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-bench.sh BUILD_DIR: the `make bench` driver.
 #
-#   1. the Google Benchmark micro-benchmarks that were built (geo_bench, server_bench);
+#   1. the Google Benchmark micro-benchmarks that were built (geo_bench, server_bench, road_bench);
 #   2. a fresh patrolmapd on a temporary data dir (auto-registration, a gateway
 #      token, no per-token rate limit), loaded by ingest_load with HTTP batches
 #      of 100 and of 1,000 pings from several connections, 100,000 units;

@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "tests/support/seed.hpp"
+
 namespace pm::geo {
 namespace {
 
@@ -17,13 +19,6 @@ using Neighbor = PointIndex::Neighbor;
 
 // Leicestershire in EPSG:27700 (approximately).
 const Box kCounty{430000, 280000, 495000, 345000};
-
-unsigned seed_from_env(unsigned fallback) {
-  const char* s = std::getenv("PATROLMAP_TEST_SEED");
-  const unsigned seed = s ? static_cast<unsigned>(std::strtoul(s, nullptr, 10)) : fallback;
-  std::printf("  seed %u (override with PATROLMAP_TEST_SEED)\n", seed);
-  return seed;
-}
 
 struct Brute {
   std::vector<std::optional<XY>> pos;
@@ -72,7 +67,7 @@ void check_against_brute(const PointIndex& idx, const Brute& brute, std::mt19937
 }
 
 TEST(PointIndex, NearestMatchesBruteForceThroughMovesAndRemoves) {
-  std::mt19937_64 rng(seed_from_env(123456789));
+  std::mt19937_64 rng(test::seed_from_env(123456789));
   PointIndex idx(kCounty);
   Brute brute;
   constexpr std::uint32_t kUnits = 12000;
@@ -118,7 +113,7 @@ TEST(PointIndex, NearestMatchesBruteForceThroughMovesAndRemoves) {
 }
 
 TEST(PointIndex, WithinMatchesBruteForce) {
-  std::mt19937_64 rng(seed_from_env(987654321));
+  std::mt19937_64 rng(test::seed_from_env(987654321));
   PointIndex idx(kCounty, 300);
   std::vector<std::optional<XY>> pos(15000);
   std::uniform_real_distribution<double> x(kCounty.min_x - 5000, kCounty.max_x + 5000);
