@@ -95,6 +95,11 @@ std::string Metrics::render() const {
   };
   gauge("patrolmap_store_queue_pings", "Pings waiting for the store writer.", store_queue_pings.load());
   counter("patrolmap_store_commits_total", "Store transactions committed.", store_commits.load());
+  counter("patrolmap_store_wal_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
+          store_wal_checkpoints.load());
+  counter("patrolmap_store_wal_inline_checkpoints_total",
+          "WAL checkpoints the writer ran itself because the checkpointer was far behind.",
+          store_wal_inline_checkpoints.load());
   gauge("patrolmap_live_units", "Units with a live position.", live_units.load());
   gauge("patrolmap_websocket_clients", "Connected live-map clients.", ws_clients.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());

@@ -31,6 +31,8 @@ class Stmt {
   Stmt& bind_opt(int i, double v) { return v == v ? bind(i, v) : bind_null(i); }
   int step() { return sqlite3_step(st_); }  // SQLITE_ROW, SQLITE_DONE or an error
   void reset() { sqlite3_reset(st_); sqlite3_clear_bindings(st_); }
+  // Reset for a caller that binds every parameter again before the next step.
+  void rewind() { sqlite3_reset(st_); }
   int64_t i64(int c) const { return sqlite3_column_int64(st_, c); }
   double f64(int c) const { return sqlite3_column_double(st_, c); }
   double f64_or_nan(int c) const { return is_null(c) ? std::numeric_limits<double>::quiet_NaN() : f64(c); }

@@ -1,5 +1,7 @@
 #include "server/store/store.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -154,12 +156,21 @@ Store::Store(StoreOptions opt, Metrics& metrics) : opt_(std::move(opt)), metrics
 std::unique_ptr<Store> Store::open(const StoreOptions& opt, Metrics& metrics) {
   std::unique_ptr<Store> s(new Store(opt, metrics));
   if (auto e = open_store_db(s->db_, opt.data_dir, opt.sync)) throw std::runtime_error(*e);
+  s->checkpointer_ = std::make_unique<WalCheckpointer>(
+      (std::filesystem::path(opt.data_dir) / "patrolmap.db").string(), opt.wal_checkpoint_frames, metrics);
+  s->checkpointer_->attach(s->db_);
   auto prep = [&](sql::Stmt& st, std::string_view q) {
     st = s->db_.prepare(q);
     if (!st.ok()) throw std::runtime_error("prepare: " + st.error());
   };
   prep(s->ins_fix_, "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) "
                     "VALUES(?,?,?,?,?,?,?,?,?,?)");
+  {
+    std::string q = "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) VALUES";
+    for (size_t i = 0; i < kFixRows; ++i) q += i == 0 ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
+    prep(s->ins_fixes_, q);
+  }
+  prep(s->fix_rowid_, "SELECT rowid FROM fixes WHERE t=? AND device=?");
   prep(s->ins_unit_, "INSERT OR IGNORE INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?)");
   prep(s->data_version_st_, "PRAGMA data_version");
   prep(s->ins_device_, "INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
@@ -232,6 +243,7 @@ void Store::start(LiveState& live, std::function<void(sql::Db&)> on_external_cha
   if (data_version_st_.step() == SQLITE_ROW) data_version_ = data_version_st_.i64(0);
   data_version_st_.reset();
   if (on_external_change_) on_external_change_(db_);
+  checkpointer_->start();
   writer_ = std::thread([this] { run(); });
 }
 
@@ -243,6 +255,7 @@ void Store::stop() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  checkpointer_->stop();
 }
 
 bool Store::submit(std::unique_ptr<PingJob>& job) {
@@ -321,6 +334,31 @@ void Store::run() {
   }
 }
 
+// Some fixes of the chunk [first, first + kFixRows) were duplicates. The
+// statement's rows took consecutive rowids ending at the last insert rowid;
+// a fix was stored if its (t, device) row is one of those and no earlier fix
+// of the chunk has claimed it (a duplicate inside the chunk).
+std::optional<std::string> Store::mark_stored(PingJob& job, size_t first, int64_t inserted) {
+  const int64_t last = db_.last_rowid();
+  std::array<int64_t, kFixRows> claimed{};
+  size_t n_claimed = 0;
+  for (size_t j = 0; j < kFixRows && static_cast<int64_t>(n_claimed) < inserted; ++j) {
+    const Fix& f = job.fixes[first + j];
+    fix_rowid_.bind(1, f.t).bind(2, static_cast<int64_t>(f.device));
+    int rc = fix_rowid_.step();
+    const int64_t rowid = rc == SQLITE_ROW ? fix_rowid_.i64(0) : 0;
+    fix_rowid_.rewind();
+    if (rc != SQLITE_ROW) return "look up fix: " + db_.errmsg();
+    if (rowid <= last - inserted || rowid > last) continue;
+    if (std::find(claimed.begin(), claimed.begin() + static_cast<std::ptrdiff_t>(n_claimed), rowid) !=
+        claimed.begin() + static_cast<std::ptrdiff_t>(n_claimed))
+      continue;
+    claimed[n_claimed++] = rowid;
+    job.stored[first + j] = 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> Store::insert_pings(PingJob& job) {
   for (const auto& u : job.created.units) {
     ins_unit_.bind(1, static_cast<int64_t>(u.index)).bind(2, u.id).bind(3, u.fields.type)
@@ -338,7 +376,20 @@ std::optional<std::string> Store::insert_pings(PingJob& job) {
     if (rc != SQLITE_DONE) return "insert device: " + db_.errmsg();
   }
   job.stored.assign(job.fixes.size(), 0);
-  for (size_t i = 0; i < job.fixes.size(); ++i) {
+  size_t i = 0;
+  for (; i + kFixRows <= job.fixes.size(); i += kFixRows) {
+    for (size_t j = 0; j < kFixRows; ++j) bind_fix(ins_fixes_, 1 + static_cast<int>(j * 10), job.fixes[i + j]);
+    int rc = ins_fixes_.step();
+    ins_fixes_.rewind();
+    if (rc != SQLITE_DONE) return "insert fix: " + db_.errmsg();
+    const int64_t inserted = db_.changes();
+    if (inserted == static_cast<int64_t>(kFixRows)) {
+      std::fill_n(job.stored.begin() + static_cast<std::ptrdiff_t>(i), kFixRows, uint8_t{1});
+    } else if (auto e = mark_stored(job, i, inserted)) {
+      return e;
+    }
+  }
+  for (; i < job.fixes.size(); ++i) {
     bind_fix(ins_fix_, 1, job.fixes[i]);
     int rc = ins_fix_.step();
     ins_fix_.reset();
