@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "geo/area_index.hpp"
+#include "geo/osm_roads.hpp"
 #include "server/api/api.hpp"
 #include "server/areas/geojson.hpp"
+#include "server/dispatch/road_eta.hpp"
 #include "server/dispatch/service.hpp"
 #include "server/core/log.hpp"
 #include "server/ingest/json_datagram.hpp"
@@ -112,6 +114,17 @@ struct App::Impl {
     dispatch = std::make_unique<dispatch::DispatchService>(dc, *clock, live, *store, metrics);
     store->read([&](sql::Db& db) { dispatch->load(db); });
     dispatch->set_urban([this](geo::XY p) { return urban_at(p); });
+    if (!cfg.roads_osm_file.empty()) {
+      // A configured road network that cannot be read stops the start: the
+      // operator asked for drive-time ETAs and must not get straight lines silently.
+      auto graph = geo::load_osm_roads(cfg.roads_osm_file, live.projection());
+      if (!graph) throw std::runtime_error("roads.osm_file: " + graph.error());
+      log::info("roads", "road network loaded", {{"file", cfg.roads_osm_file},
+                                                 {"nodes", std::to_string(graph->node_count())},
+                                                 {"edges", std::to_string(graph->edge_count())}});
+      road_eta = std::make_unique<dispatch::GraphRoadEta>(std::make_shared<const geo::RoadGraph>(std::move(*graph)));
+      dispatch->set_road(road_eta.get());
+    }
     pipeline->set_hooks([this](std::span<const Fix> f, std::span<const uint8_t> s) { dispatch->on_fixes(f, s); },
                         [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
     std::string html = kIndexHtml;
@@ -156,6 +169,7 @@ struct App::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<RotaService> rota;
+  std::unique_ptr<dispatch::GraphRoadEta> road_eta;  // outlives `dispatch`, which points at it
   std::unique_ptr<dispatch::DispatchService> dispatch;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     // The demo lets any device in; explicit options below still win.
     (void)values.set("ingest.registration", "auto");
     (void)values.set("data_dir", "./patrolmap-demo-data");
+    // Drive-time ETAs on Rutland's roads when the extract is there.
+    std::string roads = data_root() + "/osm/rutland-latest.osm.pbf";
+    if (std::filesystem::exists(roads)) (void)values.set("roads.osm_file", roads);
   }
   for (const auto& [k, v] : opts->sets)
     if (auto e = values.set(k, v)) return fail(*e);

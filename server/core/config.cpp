@@ -47,6 +47,8 @@ constexpr std::array kKeys = {
     ConfigKey{"dispatch.grade1_urban_min", "15", "grade 1 response target in an urban area (minutes)"},
     ConfigKey{"dispatch.grade1_rural_min", "20", "grade 1 response target in a rural area (minutes)"},
     ConfigKey{"dispatch.grade2_min", "60", "grade 2 response target (minutes); grade 3 uses its appointment window"},
+    ConfigKey{"roads.osm_file", "", "an OpenStreetMap extract (.osm.pbf) whose drivable roads give drive-time ETAs "
+                                    "(recommendation method `road`); empty = straight-line ETAs only"},
     ConfigKey{"dispatch.tick_ms", "1000", "how often the grade clock checks for predicted breaches and breaches"},
     ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
 };
@@ -160,6 +162,7 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   if (auto e = num("http.rate_per_token", c.http_rate_per_token, 0.0, 1e9)) return e;
   if (auto e = num("http.rate_burst", c.http_rate_burst, 0.0, 1e9)) return e;
   c.http_web_root = v.get("http.web_root");
+  c.roads_osm_file = v.get("roads.osm_file");
   c.projection_crs = v.get("projection.crs");
   {
     const std::string& e = v.get("live.extent");

@@ -65,6 +65,7 @@ struct Config {
   double http_rate_per_token = 0;  // requests per second, 0 = unlimited
   double http_rate_burst = 0;
   std::string http_web_root;
+  std::string roads_osm_file;  // "" = no road network
   std::string projection_crs;
   double live_extent[4] = {0, 0, 0, 0};  // west, south, east, north (degrees)
   int64_t ingest_future_s = 0;

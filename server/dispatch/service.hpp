@@ -30,6 +30,11 @@ class DispatchService {
   void load(sql::Db& db);
   // Where grade-1 targets are urban (default: everywhere). Set before serving.
   void set_urban(std::function<bool(geo::XY)> urban_at) { urban_at_ = std::move(urban_at); }
+  // Drive-time ETAs (method `road`); `road` must outlive the service. Before serving.
+  void set_road(const RoadEta* road) {
+    std::lock_guard lock(mu_);
+    engine_.set_road(road);
+  }
   bool urban_at(geo::XY p) const { return urban_at_ ? urban_at_(p) : true; }
   // Called with every batch of committed events, in commit order, on the
   // store thread (the live feed's hook).

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "geo/geodesic.hpp"
+#include "geo/osm_roads.hpp"
+#include "geo/projection.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/support/data_dir.hpp"
 
 namespace pm::itest {
 namespace {
@@ -15,16 +18,17 @@ constexpr EpochMs kSec = 1000;
 const geo::LonLat kCentre{-1.1352, 52.6345};  // Leicester clock tower
 
 struct Dispatch : TestServer {
-  Dispatch() {
+  explicit Dispatch(Overrides overrides = {}) : TestServer(std::move(overrides)) {
     admin = token(Role::admin);
     dispatcher = token(Role::dispatcher);
     gateway = token(Role::gateway);
   }
   // A unit with a device of the same id, `metres` from the centre on `bearing`.
-  void unit_at(const std::string& id, double bearing, double metres, const std::string& body = R"({"type":"car"})") {
+  void unit_at(const std::string& id, double bearing, double metres, const std::string& body = R"({"type":"car"})",
+               geo::LonLat centre = kCentre) {
     put_unit(id, body);
     put_device("AVL-" + id, id);
-    move(id, geo::geodesic_destination(kCentre, bearing, metres));
+    move(id, geo::geodesic_destination(centre, bearing, metres));
   }
   void move(const std::string& id, geo::LonLat p, bool emergency = false) {
     // 1 s before the clock, plus a millisecond per ping so no two are duplicates.
@@ -301,6 +305,60 @@ TEST(Dispatch, RolesAndBadInput) {
   auto d = parse_json(g3.body);
   EXPECT_STREQ(d["target"].GetString(), "2026-11-22T13:00:00.000Z");
   EXPECT_STREQ(d["appointment"]["from"].GetString(), "2026-11-22T12:00:00.000Z");
+}
+
+// With `roads.osm_file`, ETAs are drive times on the road network (method
+// `road`), ranked by them. Expected times come from an A* route computed here on
+// a graph of the same extract (the server answers with one backward search).
+TEST(Dispatch, RoadNetworkGivesDriveTimeEtas) {
+  const std::string pbf = test::data_dir() + "/osm/rutland-latest.osm.pbf";
+  Dispatch s(TestServer::Overrides{{"roads.osm_file", pbf}});
+  const geo::LonLat oakham{-0.7296, 52.6706};
+  const std::vector<std::pair<std::string, std::pair<double, double>>> placed = {
+      {"OK1", {20, 1500}}, {"OK2", {110, 2500}}, {"OK3", {200, 900}}, {"OK4", {290, 3000}}};
+  for (const auto& [id, where] : placed) s.unit_at(id, where.first, where.second, R"({"type":"car"})", oakham);
+  auto created = s.post("/api/v1/incidents", Dispatch::incident_body(2, oakham));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto doc = parse_json(created.body);
+  auto recs = doc["recommendations"].GetArray();
+  ASSERT_EQ(recs.Size(), 4u);
+
+  auto proj = *geo::Projection::create("EPSG:27700");
+  auto graph = geo::load_osm_roads(pbf, proj);
+  ASSERT_TRUE(graph) << graph.error();
+  // A unit with no road within 500 m keeps the straight-line ETA (11 m/s).
+  std::map<std::string, std::pair<std::string, double>> expect;
+  size_t on_roads = 0;
+  for (const auto& [id, where] : placed) {
+    const geo::LonLat at = geo::geodesic_destination(oakham, where.first, where.second);
+    auto r = graph->route(proj.forward(at), proj.forward(oakham));
+    if (r) {
+      expect[id] = {"road", r->time_s};
+      ++on_roads;
+    } else {
+      ASSERT_EQ(r.error(), geo::RouteError::from_off_network) << id;
+      expect[id] = {"straight_line", geo::geodesic_distance_m(at, oakham) / 11.0};
+    }
+  }
+  ASSERT_GE(on_roads, 3u);
+  double previous = 0;
+  for (const auto& r : recs) {
+    const std::string id = r["unit"].GetString();
+    EXPECT_EQ(r["method"].GetString(), expect.at(id).first) << id;
+    EXPECT_NEAR(r["eta_s"].GetDouble(), expect.at(id).second, 0.5) << id;
+    EXPECT_GE(r["eta_s"].GetDouble(), previous) << "ranked by ETA";
+    previous = r["eta_s"].GetDouble();
+  }
+}
+
+// A configured road network that cannot be read stops the start with a reason.
+TEST(Dispatch, UnreadableRoadNetworkStopsTheStart) {
+  try {
+    Dispatch s(TestServer::Overrides{{"roads.osm_file", "/nonexistent/roads.osm.pbf"}});
+    ADD_FAILURE() << "the server started without its road network";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("roads.osm_file"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
