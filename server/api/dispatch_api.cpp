@@ -209,12 +209,14 @@ Response Api::get_recommendations(const Request& req, uint64_t id) const {
 }
 
 namespace {
-// The unit named in a body's "unit" member, registered and persisted.
-std::optional<uint32_t> body_unit(const LiveState& live, const rapidjson::Value& doc) {
-  if (!doc.HasMember("unit") || !doc["unit"].IsString()) return std::nullopt;
+// The unit named in a body's "unit" member, registered and persisted, or the
+// not_found error to answer.
+Expected<uint32_t, Error> body_unit(const LiveState& live, const rapidjson::Value& doc) {
+  Error missing{Errc::not_found, "unit is required: the id of a registered unit"};
+  if (!doc.HasMember("unit") || !doc["unit"].IsString()) return Unexpected{missing};
   auto u = live.find_unit({doc["unit"].GetString(), doc["unit"].GetStringLength()});
-  if (!u || !live.unit(*u)->persisted) return std::nullopt;
-  return u;
+  if (!u || !live.unit(*u)->persisted) return Unexpected{missing};
+  return *u;
 }
 
 void render_incident(dp::JsonWriter& w, const dp::Engine& e, EpochMs now, uint64_t id) {
@@ -226,9 +228,7 @@ void Api::post_assign(const Request& req, uint64_t id, Respond respond) {
   auto p = parse_object(req.body());
   if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   auto u = body_unit(d_.live, p.doc);
-  if (!u)
-    return respond(failed(Error{Errc::not_found, "unit is required: the id of a registered unit"}, req.version(),
-                          req.keep_alive()));
+  if (!u) return respond(failed(u.error(), req.version(), req.keep_alive()));
   bool force = false;
   if (p.doc.HasMember("force")) {
     if (!p.doc["force"].IsBool()) return respond(bad_request(req, "force must be true or false"));
@@ -246,9 +246,7 @@ void Api::post_incident_event(const Request& req, uint64_t id, const Principal& 
   auto p = parse_object(req.body());
   if (p.error) return respond(failed(*p.error, req.version(), req.keep_alive()));
   auto u = body_unit(d_.live, p.doc);
-  if (!u)
-    return respond(failed(Error{Errc::not_found, "unit is required: the id of a registered unit"}, req.version(),
-                          req.keep_alive()));
+  if (!u) return respond(failed(u.error(), req.version(), req.keep_alive()));
   auto stage =
       p.doc.HasMember("kind") && p.doc["kind"].IsString() ? dp::parse_stage(p.doc["kind"].GetString()) : std::nullopt;
   if (!stage) return respond(bad_request(req, "kind must be en_route, on_scene or cleared"));

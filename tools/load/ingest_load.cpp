@@ -55,8 +55,14 @@
 #include <vector>
 
 #include "server/core/time_format.hpp"
+#include "tools/load/load_util.hpp"
 
 namespace {
+
+using pm::load::cpu_seconds_self;
+using pm::load::now_ns;
+using pm::load::Rng;
+using pm::load::wall_ms;
 
 constexpr const char* kUsage = R"(ingest_load: end-to-end HTTP ingest load driver for patrolmapd
 
@@ -142,34 +148,6 @@ struct Options {
   std::fprintf(stderr, "ingest_load: %s\n", msg.c_str());
   std::exit(2);
 }
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double cpu_seconds_self() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// splitmix64: small, fast, reproducible.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-};
 
 template <class T>
 T parse_num(const std::string& opt, const std::string& s) {
@@ -300,6 +278,19 @@ void append_uint(std::string& s, uint64_t v) {
   s.append(buf, r.ptr);
 }
 
+// A JSON ping's members after the timestamp, with the closing brace.
+void append_ping_tail(std::string& s, const Fix& f) {
+  s.append(",\"lat\":");
+  append_fixed(s, f.lat, 6);
+  s.append(",\"lon\":");
+  append_fixed(s, f.lon, 6);
+  s.append(",\"speed_mps\":");
+  append_fixed(s, f.speed, 1);
+  s.append(",\"heading_deg\":");
+  append_uint(s, static_cast<uint64_t>(f.heading));
+  s.append(",\"accuracy_m\":5}");
+}
+
 std::string device_id(size_t u) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "AVL-%06zu", u);
@@ -347,15 +338,7 @@ std::vector<std::vector<Request>> build_http_pool(const Options& o, const std::v
     b.append("{\"device\":\"").append(device_id(u)).append("\",\"t\":");
     req.t_offset.push_back(static_cast<uint32_t>(b.size() + (o.iso ? 1 : 0)));
     b.append(zero_t);
-    b.append(",\"lat\":");
-    append_fixed(b, f.lat, 6);
-    b.append(",\"lon\":");
-    append_fixed(b, f.lon, 6);
-    b.append(",\"speed_mps\":");
-    append_fixed(b, f.speed, 1);
-    b.append(",\"heading_deg\":");
-    append_uint(b, static_cast<uint64_t>(f.heading));
-    b.append(",\"accuracy_m\":5}");
+    append_ping_tail(b, f);
   });
   for (auto& conn : pool)
     for (auto& req : conn) {
@@ -1063,15 +1046,7 @@ std::vector<Datagram> build_udp_pool(const Options& o, const std::vector<Fix>& t
           s.append("{\"device\":\"").append(device_id(u)).append("\",\"t\":");
           d.t_off.push_back(static_cast<uint16_t>(s.size() + (o.iso ? 1 : 0)));
           s.append(zero_t);
-          s.append(",\"lat\":");
-          append_fixed(s, f.lat, 6);
-          s.append(",\"lon\":");
-          append_fixed(s, f.lon, 6);
-          s.append(",\"speed_mps\":");
-          append_fixed(s, f.speed, 1);
-          s.append(",\"heading_deg\":");
-          append_uint(s, static_cast<uint64_t>(f.heading));
-          s.append(",\"accuracy_m\":5}");
+          append_ping_tail(s, f);
         }
       }
       if (o.udp == "json") s.push_back(']');

@@ -47,7 +47,14 @@
 
 #include <rapidjson/document.h>
 
+#include "tools/load/load_util.hpp"
+
 namespace {
+
+using pm::load::cpu_seconds_self;
+using pm::load::now_ns;
+using pm::load::Rng;
+using pm::load::wall_ms;
 
 constexpr const char* kUsage = R"(recommend_load: dispatch recommendation load driver for patrolmapd
 
@@ -119,22 +126,6 @@ struct Options {
   std::exit(code);
 }
 
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double cpu_seconds_self() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 // utime + stime of a process in seconds (from /proc/PID/stat); -1 if unreadable.
 double cpu_seconds_of(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -163,19 +154,6 @@ double machine_busy_seconds() {
   const unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
   return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
-
-// splitmix64: small, fast, reproducible.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-};
 
 template <class T>
 T parse_num(const std::string& opt, const std::string& s) {
