@@ -52,6 +52,10 @@ class Api {
     if (!d_.dispatch) throw std::invalid_argument("Api needs the dispatch service");
   }
   void handle(Request&& req, Respond respond);
+  // The live feed's first frame (SPEC section 6): every unit with a fix, the
+  // open incidents and the active alerts, read under the dispatch lock so the
+  // three agree. Viewport filtering belongs to the live fan-out.
+  std::string live_snapshot(uint64_t seq) const;
 
  private:
   void post_pings(Request&& req, const Principal& who, Respond respond);

@@ -144,7 +144,7 @@ struct App::Impl {
       more_iocs.push_back(std::make_unique<boost::asio::io_context>(1));
       http_contexts.push_back(more_iocs.back().get());
     }
-    server = std::make_unique<HttpServer>(std::move(http_contexts), cfg, *api, metrics, auth, live);
+    server = std::make_unique<HttpServer>(std::move(http_contexts), cfg, *api, metrics, auth);
     nmea = std::make_unique<DeviceServer>(
         ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "nmea", Channel::nmea_tcp,
         [] { return std::make_unique<NmeaDecoder>(); },

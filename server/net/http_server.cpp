@@ -9,11 +9,8 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "server/core/log.hpp"
-#include "server/core/time_format.hpp"
 
 namespace pm {
 
@@ -24,13 +21,13 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A live-map WebSocket session. The full feed (deltas, viewport, coalescing)
-// belongs to the live-map issue; this wiring authenticates the hello and
-// answers with a snapshot of units so the upgrade path is real and tested.
+// A live-map WebSocket session. Deltas, viewport and coalescing (pm_live's
+// FanOut) are not wired yet: this session authenticates the hello and answers
+// with the snapshot (units, open incidents, active alerts).
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& s, Auth& auth, LiveState& live, Metrics& metrics, unsigned hello_timeout_s)
-      : ws_(std::move(s)), hello_timer_(ws_.get_executor()), auth_(auth), live_(live), metrics_(metrics),
+  WsSession(tcp::socket&& s, Auth& auth, const Api& api, Metrics& metrics, unsigned hello_timeout_s)
+      : ws_(std::move(s)), hello_timer_(ws_.get_executor()), auth_(auth), api_(api), metrics_(metrics),
         hello_timeout_s_(hello_timeout_s) {}
 
   void run(Request req) {
@@ -71,7 +68,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       }
       authed_ = true;
       hello_timer_.cancel();
-      out_ = snapshot();
+      out_ = api_.live_snapshot(1);
       ws_.text(true);
       ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code e, size_t) {
         if (!e) self->do_read();
@@ -80,35 +77,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     do_read();  // viewport and other ops arrive with the live-map feed
   }
-  std::string snapshot() {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key("type"); w.String("snapshot");
-    w.Key("seq"); w.Uint64(1);
-    w.Key("units"); w.StartArray();
-    for (const auto& u : live_.units_view()) {
-      if (!u.has_fix) continue;
-      w.StartObject();
-      w.Key("id"); w.String(u.id.c_str());
-      w.Key("type"); w.String(u.fields.type.c_str());
-      w.Key("status"); w.String(std::string(unit_status_name(u.fields.status)).c_str());
-      w.Key("lat"); w.Double(u.last.lat);
-      w.Key("lon"); w.Double(u.last.lon);
-      w.Key("fix_time"); w.String(format_iso8601(u.last.t).c_str());
-      w.EndObject();
-    }
-    w.EndArray();
-    w.Key("incidents"); w.StartArray(); w.EndArray();
-    w.Key("alerts"); w.StartArray(); w.EndArray();
-    w.EndObject();
-    return sb.GetString();
-  }
-
   websocket::stream<beast::tcp_stream> ws_;
   asio::steady_timer hello_timer_;
   Auth& auth_;
-  LiveState& live_;
+  const Api& api_;
   Metrics& metrics_;
   beast::flat_buffer buf_;
   std::string out_;
@@ -118,8 +90,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, const Config& cfg, Api& api, Metrics& metrics, Auth& auth, LiveState& live)
-      : stream_(std::move(socket)), cfg_(cfg), api_(api), metrics_(metrics), auth_(auth), live_(live) {
+  HttpSession(tcp::socket&& socket, const Config& cfg, Api& api, Metrics& metrics, Auth& auth)
+      : stream_(std::move(socket)), cfg_(cfg), api_(api), metrics_(metrics), auth_(auth) {
     metrics_.http_connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~HttpSession() { metrics_.http_connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -170,7 +142,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (websocket::is_upgrade(parser_->get())) {
       if (parser_->get().target() != "/api/v1/live") return reply_error(Errc::not_found, "no WebSocket here");
       stream_.expires_never();
-      auto ws = std::make_shared<WsSession>(stream_.release_socket(), auth_, live_, metrics_, cfg_.http_header_timeout_s);
+      auto ws = std::make_shared<WsSession>(stream_.release_socket(), auth_, api_, metrics_, cfg_.http_header_timeout_s);
       ws->run(parser_->release());
       return;
     }
@@ -247,7 +219,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Api& api_;
   Metrics& metrics_;
   Auth& auth_;
-  LiveState& live_;
   beast::flat_buffer buf_{8192};
   std::optional<http::request_parser<http::string_body>> parser_;
   Response res_;
@@ -259,15 +230,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(std::vector<asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth,
-       LiveState& live)
+  Impl(std::vector<asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth)
       : contexts_(std::move(contexts)),
         acceptor_(asio::make_strand(*contexts_.at(0))),
         cfg_(cfg),
         api_(api),
         metrics_(metrics),
-        auth_(auth),
-        live_(live) {}
+        auth_(auth) {}
 
   void do_accept() {
     // Each context is run by exactly one thread (App::start), so a session on
@@ -277,7 +246,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<HttpSession>(std::move(s), self->cfg_, self->api_, self->metrics_, self->auth_, self->live_)->run();
+        std::make_shared<HttpSession>(std::move(s), self->cfg_, self->api_, self->metrics_, self->auth_)->run();
       } else {
         log::warn("http", "accept failed", {{"error", ec.message()}});
       }
@@ -292,12 +261,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Api& api_;
   Metrics& metrics_;
   Auth& auth_;
-  LiveState& live_;
 };
 
 HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics,
-                       Auth& auth, LiveState& live)
-    : impl_(std::make_shared<Impl>(std::move(contexts), cfg, api, metrics, auth, live)) {}
+                       Auth& auth)
+    : impl_(std::make_shared<Impl>(std::move(contexts), cfg, api, metrics, auth)) {}
 
 tcp::endpoint HttpServer::listen(const HostPort& where) {
   beast::error_code ec;

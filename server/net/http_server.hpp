@@ -24,8 +24,7 @@ namespace pm {
 class HttpServer {
  public:
   // `contexts` is not empty; the first one also runs the acceptor.
-  HttpServer(std::vector<boost::asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth,
-             LiveState& live);
+  HttpServer(std::vector<boost::asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth);
   // Binds and listens; throws std::runtime_error with a one-line reason.
   boost::asio::ip::tcp::endpoint listen(const HostPort& where);
   void start();

@@ -304,6 +304,44 @@ TEST(Http, WebSocketHelloWithAStaffTokenGetsASnapshot) {
   EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_clients"), 1);
 }
 
+// The snapshot carries SPEC 6's unit fields, the open incidents (not the
+// closed ones) and the active alerts, as the REST API shows them.
+TEST(Http, WebSocketSnapshotHasUnitsIncidentsAndAlerts) {
+  TestServer s({{"ingest.registration", "auto"}});
+  auto gw = s.token(Role::gateway);
+  auto dispatcher = s.token(Role::dispatcher);
+  const auto& a = crime_points()[4000];
+  ASSERT_EQ(s.post_pings(gw, pings_json({{"WS-A", kNow - 20 * kSec, a.lat, a.lon, {}, {}}})).status, 202);
+  auto body = [&](int grade) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, R"({"grade":%d,"type":"theft","lat":%.6f,"lon":%.6f})", grade, a.lat, a.lon);
+    return std::string(buf);
+  };
+  auto open = parse_json(s.request("POST", "/api/v1/incidents", body(2), dispatcher).body);
+  auto closed = parse_json(s.request("POST", "/api/v1/incidents", body(3), dispatcher).body);
+  ASSERT_EQ(s.request("POST", "/api/v1/incidents/" + std::to_string(closed["id"].GetUint64()) + "/close", "{}",
+                      dispatcher).status, 200);
+  ASSERT_EQ(s.request("POST", "/api/v1/units/WS-A/emergency", "{}", dispatcher).status, 200);
+
+  test::WsClient ws(s.port());
+  ASSERT_TRUE(ws.handshake("/api/v1/live")) << ws.error();
+  ASSERT_TRUE(ws.send_text(R"({"op":"hello","token":")" + dispatcher + R"("})"));
+  auto m = ws.read(10s);
+  ASSERT_TRUE(m.ok) << m.error;
+  auto d = parse_json(m.text);
+  ASSERT_EQ(d["units"].Size(), 1u) << m.text;
+  const auto& u = d["units"][0];
+  for (const char* k : {"id", "type", "status", "skills", "lat", "lon", "speed_mps", "heading_deg", "fix_time", "source",
+                        "incident", "emergency"})
+    EXPECT_TRUE(u.HasMember(k)) << k << " in " << m.text;
+  EXPECT_TRUE(u["emergency"].GetBool());
+  ASSERT_EQ(d["incidents"].Size(), 1u) << m.text;
+  EXPECT_EQ(d["incidents"][0]["id"].GetUint64(), open["id"].GetUint64());
+  EXPECT_STREQ(d["incidents"][0]["status"].GetString(), "open");
+  ASSERT_EQ(d["alerts"].Size(), 1u) << m.text;
+  EXPECT_STREQ(d["alerts"][0]["kind"].GetString(), "officer_emergency");
+}
+
 TEST(Http, WebSocketHelloWithoutAStaffTokenIsClosed) {
   TestServer s;
   const std::vector<std::pair<std::string, std::string>> hellos = {
