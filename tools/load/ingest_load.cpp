@@ -439,6 +439,21 @@ std::pair<uint64_t, uint64_t> machine_ticks() {
   return {total - v[3] - v[4], total};  // minus idle and iowait
 }
 
+// The machine's CPU over the run (from `machine0`, machine_ticks() at its
+// start) and what other processes took, once the server's and the driver's
+// CPU are in `s`.
+void machine_share(Stats& s, std::pair<uint64_t, uint64_t> machine0) {
+  const auto machine1 = machine_ticks();
+  if (machine1.second <= machine0.second) return;
+  // /proc/stat totals add up all cores: scale to "% of one core".
+  const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+  s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
+                      static_cast<double>(machine1.second - machine0.second);
+  s.others_cpu_pct = s.server_measured  // -1: unknown (the server's own CPU was not measured)
+                         ? std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds)
+                         : -1.0;
+}
+
 void server_cpu(Stats& s, int pid, const std::map<int, std::pair<std::string, uint64_t>>& before, double secs) {
   if (pid <= 0 || secs <= 0) return;
   s.server_measured = true;
@@ -560,16 +575,7 @@ class Runner {
     s.seconds = static_cast<double>(now_ns() - t0) / 1e9;
     s.driver_cpu_s = cpu_seconds_self() - cpu0;
     server_cpu(s, pid, ticks0, s.seconds);
-    const auto machine1 = machine_ticks();
-    if (machine1.second > machine0.second) {
-      // /proc/stat totals add up all cores: scale to "% of one core".
-      const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
-      s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
-                          static_cast<double>(machine1.second - machine0.second);
-      s.others_cpu_pct = s.server_measured  // -1: unknown (the server's own CPU was not measured)
-                             ? std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds)
-                             : -1.0;
-    }
+    machine_share(s, machine0);
     stats_ = nullptr;
     return s;
   }
@@ -1177,15 +1183,7 @@ class UdpSender {
     s.driver_cpu_s = cpu_seconds_self() - cpu0;
     // CPU over the send phase only would need a second sample; over the whole window is close enough.
     server_cpu(s, pid, ticks0, s.seconds);
-    const auto machine1 = machine_ticks();
-    if (machine1.second > machine0.second) {
-      const double cores = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
-      s.machine_cpu_pct = 100.0 * cores * static_cast<double>(machine1.first - machine0.first) /
-                          static_cast<double>(machine1.second - machine0.second);
-      s.others_cpu_pct = s.server_measured
-                             ? std::max(0.0, s.machine_cpu_pct - s.server_cpu_pct - 100.0 * s.driver_cpu_s / s.seconds)
-                             : -1.0;
-    }
+    machine_share(s, machine0);
     udp_.send_s = send_s;
     udp_.kernel_drops = static_cast<uint64_t>(c.kernel_drops - c0.kernel_drops);
     udp_.store_dropped = static_cast<uint64_t>(c.store_dropped - c0.store_dropped);
