@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/integration/harness.hpp"
+#include "tests/support/nmea_sentence.hpp"
 #include "tests/support/data_dir.hpp"
 
 namespace pm::itest {
@@ -28,14 +29,7 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// NMEA checksum computed here, not by the decoder: XOR of the bytes between '$' and '*'.
-std::string nmea(const std::string& body) {
-  unsigned x = 0;
-  for (char c : body) x ^= static_cast<unsigned char>(c);
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "*%02X\r\n", x);
-  return "$" + body + buf;
-}
+using test::nmea;
 
 void send_tcp(uint16_t port, const std::string& bytes, unsigned seed) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -22,6 +22,7 @@
 
 #include "server/core/time_format.hpp"
 #include "tests/integration/harness.hpp"
+#include "tests/support/nmea_sentence.hpp"
 
 namespace pm::itest {
 namespace {
@@ -30,13 +31,7 @@ constexpr size_t kFixesPerDatagram = 10;
 constexpr size_t kDevicesPerFormat = 10;
 constexpr size_t kBurst = 100;  // datagrams per sendmmsg burst (~100 KB: far below the 8 MiB socket buffer)
 
-std::string nmea(const std::string& body) {
-  unsigned x = 0;
-  for (char c : body) x ^= static_cast<unsigned char>(c);
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "*%02X\r\n", x);
-  return "$" + body + buf;
-}
+using test::nmea;
 
 // ddmm.mmmmm / dddmm.mmmmm and the hemisphere letter.
 std::string nmea_angle(double deg, int deg_digits, char pos, char neg) {
