@@ -11,7 +11,7 @@ ASAN := build/asan
 FUZZ := build/fuzz
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps data build build-daemon build-asan build-fuzz fuzz fuzz-smoke test test-unit test-integration demo bench clean format help
+.PHONY: all deps data build build-daemon build-asan build-fuzz fuzz fuzz-smoke test test-unit test-integration test-browser demo bench clean format help web
 
 all: build
 
@@ -21,6 +21,8 @@ help:
 	@echo "make bench   build release, run micro-benchmarks and the ingest load driver"
 	@echo "make fuzz    every decoder under libFuzzer, FUZZ_SECONDS each (default 600)"
 	@echo "make build   release build only;  make clean  remove build/"
+	@echo "make web     the dispatcher page: npm ci + esbuild into web/dist"
+	@echo "make test-browser  only the headless-Chromium tests of the page (tests/browser)"
 	@echo "PATROLMAP_DATA=$(PATROLMAP_DATA)"
 
 deps:
@@ -28,6 +30,19 @@ deps:
 
 data:
 	@scripts/check-data.sh
+
+# The dispatcher page (web/): npm ci when node_modules is missing or older
+# than the lock file, esbuild when a source is newer than dist.
+WEB_SRC := $(wildcard web/src/*) web/build.mjs web/package.json
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	@# the browser tests are configured only once node_modules exists
+	@touch tests/CMakeLists.txt
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+
+web: deps web/dist/index.html
 
 $(RELEASE)/build.ninja:
 	cmake -S . -B $(RELEASE) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release
@@ -55,9 +70,9 @@ fuzz: data build-fuzz
 fuzz-smoke: data build-fuzz
 	scripts/fuzz.sh $(FUZZ) 30
 
-# Unit and integration suites run under AddressSanitizer + UBSan, then the
-# fuzz targets briefly.
-test: deps data build-asan
+# Unit, integration and browser suites run under AddressSanitizer + UBSan
+# (the browser tests drive the ASan patrolmapd), then the fuzz targets briefly.
+test: deps data web build-asan
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 	@$(MAKE) --no-print-directory fuzz-smoke
@@ -68,10 +83,14 @@ test-unit: build-asan
 test-integration: build-asan
 	cd $(ASAN) && ctest --output-on-failure -L integration -j $(JOBS)
 
-build-daemon: deps $(RELEASE)/build.ninja
-	cmake --build $(RELEASE) -j $(JOBS) --target patrolmapd
+test-browser: web build-asan
+	cd $(ASAN) && ctest --output-on-failure -L browser
 
-demo: deps data build-daemon
+# The daemon and the simulator its --demo starts.
+build-daemon: deps $(RELEASE)/build.ninja
+	cmake --build $(RELEASE) -j $(JOBS) --target patrolmapd patrolsim
+
+demo: deps data web build-daemon
 	$(RELEASE)/bin/patrolmapd --demo --listen 0.0.0.0:8080
 
 bench: data

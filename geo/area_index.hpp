@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "geo/projection.hpp"
@@ -92,6 +93,21 @@ class AreaIndex {
   // for a == b, 1 if the area covers a, else 0. Exact up to rounding.
   double inside_fraction(std::uint32_t area, XY a, XY b) const;
 
+  // Clears `out`, then appends the parameter intervals [t0, t1] (0 <= t0 < t1
+  // <= 1, ascending, disjoint, adjacent pieces joined) of the segment a->b
+  // that lie in `area`, boundary included; their lengths sum to
+  // inside_fraction(). A segment that only touches the area at a point gives
+  // nothing (the piece has no length). For a == b (zero length): {[0, 1]} if the area covers
+  // a, else nothing.
+  void inside_intervals(std::uint32_t area, XY a, XY b,
+                        std::vector<std::pair<double, double>>& out) const;
+
+  // Clears `out`, then appends, ascending and once each, every area whose
+  // bounds (grown by kBoundaryTolerance_m) meet `box`: the candidates for a
+  // segment whose bounding box is `box`. Cheap: one grid lookup per cell the
+  // box spans.
+  void areas_near(const Box& box, std::vector<std::uint32_t>& out) const;
+
  private:
   struct Edge {
     double x0, y0, x1, y1;
@@ -112,6 +128,10 @@ class AreaIndex {
 
   static std::uint32_t band_of(const Area& a, double y);
   static bool covers(const Area& a, XY p);
+  // Appends to ts the parameters (within [0,1]) where a->b meets an edge of
+  // `ar`, generously (extra splits are harmless); false when the segment
+  // misses the area's bounds.
+  static bool split_points(const Area& ar, XY a, XY b, std::vector<double>& ts);
   void build_grid();
 
   std::vector<Area> areas_;

@@ -28,6 +28,7 @@ build_pkgs=(
   curl                        # used by the demo and tests as an HTTP client
   clang-14 libclang-rt-14-dev # libFuzzer targets (make fuzz, make test's fuzz smoke run)
   sqlite3                     # inspecting the store by hand
+  chromium                    # headless browser for tests/browser (driven by playwright-core)
   # libosmium's dependencies (PBF and XML readers); libosmium itself: see the top
   libprotozero-dev zlib1g-dev libexpat1-dev libbz2-dev liblz4-dev
 )
@@ -38,6 +39,8 @@ bench_pkgs=(
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "bench" ]]; then want+=("${bench_pkgs[@]}"); fi
+# Node.js and npm build web/ (npm ci, esbuild); an install from elsewhere (NodeSource) counts.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then want+=(nodejs npm); fi
 
 # Unpacks libosmium2-dev's headers into $osmium_include (see the top).
 install_osmium() {

@@ -7,6 +7,8 @@
 #include <rapidjson/writer.h>
 
 #include "server/api/api_util.hpp"
+#include "server/api/basemap_api.hpp"
+#include "server/areas/geojson.hpp"
 #include "server/core/log.hpp"
 #include "server/core/time_format.hpp"
 #include "server/ingest/osmand.hpp"
@@ -169,14 +171,8 @@ void Api::handle(Request&& req, Respond respond) {
 
   // Unauthenticated: the page shell and the health check.
   if (path == "/healthz" && method == http::verb::get) return respond(healthz(req));
-  if ((path == "/" || path == "/index.html") && method == http::verb::get) {
-    Response res{http::status::ok, v};
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    res.keep_alive(ka);
-    res.body() = d_.index_html;
-    res.prepare_payload();
-    return respond(std::move(res));
-  }
+  if (method == http::verb::get || method == http::verb::head)
+    if (auto res = static_file(req, path)) return respond(std::move(*res));
 
   // Route table: path pattern -> allowed roles per method.
   struct Route {
@@ -192,7 +188,8 @@ void Api::handle(Request&& req, Respond respond) {
   };
   enum class Ep {
     none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
-    incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack
+    incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack,
+    basemap, basemap_layer, areas
   } ep = Ep::none;
   constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
   // The route table: exact paths, or prefix + {id} + suffix (first match wins).
@@ -225,6 +222,9 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/alerts/", "/ack", false, Ep::alert_ack, {{post, dispatcher | sergeant}}},
       {"/api/v1/units/", "", false, Ep::unit, {{put, dispatcher | admin}}},
       {"/api/v1/devices/", "", false, Ep::device, {{put, admin}}},
+      {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}}},
+      {"/api/v1/basemap", "", true, Ep::basemap, {{get, kStaff}}},
+      {"/api/v1/basemap/", "", false, Ep::basemap_layer, {{get, kStaff}}},
   };
   std::initializer_list<Route> routes;
   for (const auto& e : kTable) {
@@ -298,6 +298,22 @@ void Api::handle(Request&& req, Respond respond) {
       return respond(get_locations(req));
     case Ep::alerts: return respond(get_alerts(req));
     case Ep::alert_ack: return post_alert_ack(req, num_id, std::move(respond));
+    case Ep::areas: {
+      // The loaded areas as GeoJSON (SPEC section 11), optionally of one kind.
+      auto areas = d_.areas ? d_.areas() : nullptr;
+      std::string body = areas ? write_area_features(*areas, url_decode(query_param(target, "kind")))
+                               : std::string(R"({"type":"FeatureCollection","features":[]})");
+      Response res = json_response(200, std::move(body), v, ka);
+      res.set(http::field::content_type, "application/geo+json");
+      return respond(std::move(res));
+    }
+    case Ep::basemap:
+    case Ep::basemap_layer: {  // server/api/basemap_api.cpp
+      if (!d_.basemap) return fail(Errc::not_found, "no basemap loaded (config basemap.osm_file)");
+      const BasemapBlob* blob = ep == Ep::basemap ? &d_.basemap->index() : d_.basemap->layer(id);
+      if (!blob) return fail(Errc::not_found, "no basemap layer " + std::string(id));
+      return respond(basemap_response(*blob, req));
+    }
     case Ep::none: break;
   }
   fail(Errc::internal);
@@ -422,6 +438,41 @@ Response Api::get_devices(const Request& req) const {
   w.EndArray();
   w.EndObject();
   return json_response(200, sb.GetString(), req.version(), req.keep_alive());
+}
+
+std::optional<Response> Api::static_file(const Request& req, std::string_view path) const {
+  // The API's own prefixes never fall through to a file.
+  for (std::string_view api : {"/api/", "/osmand", "/metrics", "/healthz"})
+    if (path.substr(0, api.size()) == api) return std::nullopt;
+  const StaticFile* f = d_.static_files ? d_.static_files->find(path) : nullptr;
+  std::string_view body, type, etag;
+  if (f) {
+    body = f->body;
+    type = f->content_type;
+    etag = f->etag;
+  } else if (path == "/" || path == "/index.html") {
+    body = d_.index_html;  // the built-in page when no web root holds one
+    type = "text/html; charset=utf-8";
+  } else {
+    return std::nullopt;
+  }
+  const bool head = req.method() == http::verb::head;
+  const bool not_modified = !etag.empty() && req[http::field::if_none_match] == etag;
+  Response res{not_modified ? http::status::not_modified : http::status::ok, req.version()};
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::content_type, type);
+  // File names carry no content hash: revalidate every time (cheap with the ETag).
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (!etag.empty()) res.set(http::field::etag, etag);
+  if (not_modified) return res;
+  if (head) {
+    res.content_length(body.size());
+    return res;
+  }
+  res.body() = std::string(body);
+  res.prepare_payload();
+  return res;
 }
 
 Response Api::healthz(const Request& req) const {

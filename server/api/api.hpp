@@ -8,8 +8,11 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 
+#include "server/api/static_files.hpp"
+#include "server/areas/geojson.hpp"
 #include "server/auth/auth.hpp"
 #include "server/dispatch/json.hpp"
 #include "server/dispatch/service.hpp"
@@ -23,6 +26,8 @@
 #include "server/store/store.hpp"
 
 namespace pm {
+
+class BasemapTiles;  // server/api/basemap_api.hpp
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
@@ -40,6 +45,13 @@ struct ApiDeps {
   RotaService& rota;
   std::string index_html;  // the page served at "/"
   dispatch::DispatchService* dispatch = nullptr;  // required: incidents, alerts, every unit status change
+  // http.web_root read at start: served without a token for GET/HEAD of any
+  // path outside /api/, /osmand, /metrics, /healthz; index_html is the fallback for "/".
+  std::shared_ptr<const StaticFiles> static_files = nullptr;
+  // The offline basemap (basemap.osm_file), or nullptr: /api/v1/basemap answers 404.
+  std::shared_ptr<const BasemapTiles> basemap = nullptr;
+  // The areas loaded now (GET /api/v1/areas), or null when none.
+  std::function<std::shared_ptr<const std::vector<AreaFeature>>()> areas = nullptr;
 };
 
 // {"error":{"code":"...","message":"..."}} with the catalogue's status.
@@ -52,10 +64,6 @@ class Api {
     if (!d_.dispatch) throw std::invalid_argument("Api needs the dispatch service");
   }
   void handle(Request&& req, Respond respond);
-  // The live feed's first frame (SPEC section 6): every unit with a fix, the
-  // open incidents and the active alerts, read under the dispatch lock so the
-  // three agree. Viewport filtering belongs to the live fan-out.
-  std::string live_snapshot(uint64_t seq) const;
 
  private:
   void post_pings(Request&& req, const Principal& who, Respond respond);
@@ -72,6 +80,8 @@ class Api {
   Response get_units(const Request& req) const;
   Response get_devices(const Request& req) const;
   Response healthz(const Request& req) const;
+  // The web pages: nullopt when `path` is not one of them.
+  std::optional<Response> static_file(const Request& req, std::string_view path) const;
 
   // Dispatch (server/api/dispatch_api.cpp), SPEC sections 4 and 11.
   void post_incident(const Request& req, Respond respond);

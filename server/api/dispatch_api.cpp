@@ -9,7 +9,6 @@
 #include "server/api/api_util.hpp"
 #include "server/core/time_format.hpp"
 #include "server/dispatch/json.hpp"
-#include "server/live/fanout.hpp"
 
 namespace pm {
 
@@ -341,37 +340,6 @@ void Api::post_unit_emergency(const Request& req, std::string_view unit, const P
         w.Null();
       },
       std::move(respond));
-}
-
-std::string Api::live_snapshot(uint64_t seq) const {
-  rapidjson::StringBuffer sb;
-  dp::JsonWriter w(sb);
-  d_.dispatch->read([&](const dp::Engine& e, EpochMs now, const LiveState& live) {
-    w.StartObject();
-    w.Key("type");
-    w.String("snapshot");
-    w.Key("seq");
-    w.Uint64(seq);
-    w.Key("units");
-    w.StartArray();
-    for (const auto& u : live.units_view()) {
-      if (!u.has_fix) continue;
-      const std::string json = live::unit_json(live::unit_state(u, e.unit_incident(u.index), e.unit_emergency(u.index)));
-      w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-    }
-    w.EndArray();
-    w.Key("incidents");
-    w.StartArray();
-    for (const dp::Incident* inc : e.incidents(std::nullopt, true)) dp::write_incident(w, *inc, {now, &e});
-    w.EndArray();
-    w.Key("alerts");
-    w.StartArray();
-    for (const dp::Alert* a : e.alerts(true)) dp::write_alert(w, *a, &e);
-    w.EndArray();
-    w.EndObject();
-    return 0;
-  });
-  return sb.GetString();
 }
 
 }  // namespace pm

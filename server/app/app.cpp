@@ -1,17 +1,21 @@
 #include "server/app/app.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <fstream>
 #include <future>
 #include <sstream>
 #include <thread>
 
 #include "geo/area_index.hpp"
+#include "geo/osm_basemap.hpp"
 #include "geo/osm_roads.hpp"
 #include "server/api/api.hpp"
+#include "server/api/basemap_api.hpp"
 #include "server/areas/geojson.hpp"
 #include "server/dispatch/road_eta.hpp"
 #include "server/dispatch/service.hpp"
+#include "server/live/feed.hpp"
 #include "server/core/log.hpp"
 #include "server/ingest/json_datagram.hpp"
 #include "server/ingest/lip.hpp"
@@ -43,6 +47,35 @@ class PeiDecoder final : public StreamDecoder {
  private:
   PeiStream s_;
 };
+
+// basemap.osm_file: read, simplified, serialised and gzipped once. A file
+// that cannot be read stops the start, as roads.osm_file does: the operator
+// asked for a map that works without the internet.
+std::shared_ptr<const BasemapTiles> load_basemap(const std::string& path, const geo::Projection& projection) {
+  if (path.empty()) return nullptr;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto map = geo::read_basemap(path, projection);
+  if (!map) throw std::runtime_error("basemap.osm_file: " + map.error());
+  const auto t1 = std::chrono::steady_clock::now();
+  auto tiles = std::make_shared<const BasemapTiles>(BasemapTiles::build(*map));
+  using ms = std::chrono::milliseconds;
+  const auto read_ms = std::chrono::duration_cast<ms>(t1 - t0).count();
+  const auto total_ms = std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - t0).count();
+  size_t raw = 0, gz = 0;
+  std::string layers;
+  for (const auto& [name, blob] : tiles->layers()) {
+    raw += blob.body.size();
+    gz += blob.gzip.size();
+    layers += (layers.empty() ? "" : " ") + name + ":" + std::to_string(blob.features);
+  }
+  log::info("basemap", "basemap loaded", {{"file", path},
+                                          {"ms", std::to_string(total_ms)},
+                                          {"read_ms", std::to_string(read_ms)},
+                                          {"features", layers},
+                                          {"bytes", std::to_string(raw)},
+                                          {"gzip_bytes", std::to_string(gz)}});
+  return tiles;
+}
 
 const char* kIndexHtml = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Patrolmap</title>
@@ -125,18 +158,33 @@ struct App::Impl {
       road_eta = std::make_unique<dispatch::GraphRoadEta>(std::make_shared<const geo::RoadGraph>(std::move(*graph)));
       dispatch->set_road(road_eta.get());
     }
-    pipeline->set_hooks([this](std::span<const Fix> f, std::span<const uint8_t> s) { dispatch->on_fixes(f, s); },
-                        [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
-    std::string html = kIndexHtml;
+    feed = std::make_unique<live::LiveFeed>(
+        live::FanOutOptions{.max_pending = cfg.live_max_pending, .max_lag_ms = cfg.live_max_lag_ms}, cfg.live_flush_ms,
+        *dispatch, *clock);
+    feed->seed();
+    dispatch->set_listener([this](const std::vector<dispatch::Event>& events) { feed->on_events(events); });
+    pipeline->set_hooks(
+        [this](std::span<const Fix> f, std::span<const uint8_t> s) {
+          dispatch->on_fixes(f, s);
+          feed->on_fixes(f, s);
+        },
+        [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
+    // The web pages are read into memory once (server/api/static_files.hpp);
+    // without them the API still runs, with the built-in page at "/".
+    std::shared_ptr<const StaticFiles> web;
     if (!cfg.http_web_root.empty()) {
-      std::ifstream in(cfg.http_web_root + "/index.html");
-      if (in) {
-        std::stringstream ss;
-        ss << in.rdbuf();
-        html = ss.str();
-      }
+      std::string err;
+      auto files = std::make_shared<StaticFiles>(StaticFiles::load(cfg.http_web_root, err));
+      if (!err.empty()) log::warn("http", "web pages not (all) loaded", {{"root", cfg.http_web_root}, {"error", err}});
+      log::info("http", "web pages loaded", {{"root", cfg.http_web_root}, {"files", std::to_string(files->size())}});
+      web = std::move(files);
     }
-    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, html, dispatch.get()});
+    auto basemap = load_basemap(cfg.basemap_osm_file, live.projection());
+    api = std::make_unique<Api>(ApiDeps{cfg, *clock, metrics, auth, live, *store, *pipeline, *rota, kIndexHtml,
+                                        dispatch.get(), std::move(web), std::move(basemap), [this] {
+                                          std::lock_guard lock(areas_mu);
+                                          return area_meta;
+                                        }});
     // The first I/O thread runs `ioc` (device servers, timers, HTTP); each
     // further one runs its own context that serves HTTP connections only.
     std::vector<boost::asio::io_context*> http_contexts{&ioc};
@@ -144,7 +192,7 @@ struct App::Impl {
       more_iocs.push_back(std::make_unique<boost::asio::io_context>(1));
       http_contexts.push_back(more_iocs.back().get());
     }
-    server = std::make_unique<HttpServer>(std::move(http_contexts), cfg, *api, metrics, auth);
+    server = std::make_unique<HttpServer>(std::move(http_contexts), cfg, *api, *feed, metrics, auth);
     nmea = std::make_unique<DeviceServer>(
         ioc, *pipeline, metrics, *clock, DeviceServerLimits{}, "nmea", Channel::nmea_tcp,
         [] { return std::make_unique<NmeaDecoder>(); },
@@ -171,6 +219,7 @@ struct App::Impl {
   std::unique_ptr<RotaService> rota;
   std::unique_ptr<dispatch::GraphRoadEta> road_eta;  // outlives `dispatch`, which points at it
   std::unique_ptr<dispatch::DispatchService> dispatch;
+  std::unique_ptr<live::LiveFeed> feed;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
   std::vector<std::unique_ptr<boost::asio::io_context>> more_iocs;  // I/O threads 2..n, HTTP only
@@ -221,7 +270,7 @@ struct App::Impl {
   boost::asio::ip::tcp::endpoint http_endpoint;
   mutable std::mutex areas_mu;
   std::shared_ptr<const geo::AreaIndex> areas;
-  std::vector<AreaFeature> area_meta;
+  std::shared_ptr<const std::vector<AreaFeature>> area_meta;  // GET /api/v1/areas
   std::unordered_map<std::string, bool> urban_flags;  // area id -> urban, where the area says
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -241,6 +290,7 @@ void App::start() {
     i.auth.replace(load_tokens(db));
     log::info("auth", "tokens loaded", {{"count", std::to_string(i.auth.size())}});
   });
+  i.feed->start();
   i.server->start();
   i.nmea->start();
   i.lip->start();
@@ -284,6 +334,7 @@ void App::stop() {
       i.rota_timer->cancel();
       i.dispatch_timer->cancel();
     });
+    i.feed->stop();  // its flush thread posts to the sessions' contexts
     i.work.clear();
     i.ioc.stop();
     for (auto& c : i.more_iocs) c->stop();
@@ -344,7 +395,7 @@ size_t App::load_areas_file(const std::string& path, const std::string& default_
     if (f.urban) urban[f.input.id] = *f.urban;
   std::lock_guard lock(impl_->areas_mu);
   impl_->areas = index;
-  impl_->area_meta = std::move(features);
+  impl_->area_meta = std::make_shared<const std::vector<AreaFeature>>(std::move(features));
   impl_->urban_flags = std::move(urban);
   return index->size();
 }

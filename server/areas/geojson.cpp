@@ -1,6 +1,10 @@
 #include "server/areas/geojson.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
 
 namespace pm {
 namespace {
@@ -108,6 +112,72 @@ std::vector<AreaFeature> read_area_features(std::string_view text, std::string_v
     ++index;
   }
   return out;
+}
+
+std::string write_area_features(const std::vector<AreaFeature>& features, std::string_view kind) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&](std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); };
+  auto coord = [&](double v) { w.Double(std::round(v * 1e7) / 1e7); };
+  w.StartObject();
+  w.Key("type");
+  w.String("FeatureCollection");
+  w.Key("features");
+  w.StartArray();
+  for (const auto& f : features) {
+    if (!kind.empty() && f.kind != kind) continue;
+    w.StartObject();
+    w.Key("type");
+    w.String("Feature");
+    w.Key("properties");
+    w.StartObject();
+    w.Key("id");
+    str(f.input.id);
+    w.Key("name");
+    str(f.name);
+    w.Key("kind");
+    str(f.kind);
+    if (!f.parent.empty()) {
+      w.Key("parent");
+      str(f.parent);
+    }
+    if (f.urban) {
+      w.Key("urban");
+      w.Bool(*f.urban);
+    }
+    w.EndObject();
+    w.Key("geometry");
+    w.StartObject();
+    w.Key("type");
+    w.String(f.input.polygons.size() == 1 ? "Polygon" : "MultiPolygon");
+    w.Key("coordinates");
+    auto polygon = [&](const geo::PolygonRings& p) {
+      w.StartArray();
+      for (const auto& ring : p.rings) {
+        w.StartArray();
+        for (const auto& ll : ring) {
+          w.StartArray();
+          coord(ll.lon);
+          coord(ll.lat);
+          w.EndArray();
+        }
+        w.EndArray();
+      }
+      w.EndArray();
+    };
+    if (f.input.polygons.size() == 1) {
+      polygon(f.input.polygons[0]);
+    } else {
+      w.StartArray();
+      for (const auto& p : f.input.polygons) polygon(p);
+      w.EndArray();
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
 }
 
 }  // namespace pm

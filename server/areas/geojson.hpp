@@ -32,4 +32,9 @@ struct AreaProblem {
 std::vector<AreaFeature> read_area_features(std::string_view text, std::string_view default_kind,
                                             std::vector<AreaProblem>& problems);
 
+// The features as a GeoJSON FeatureCollection (GET /api/v1/areas): properties
+// id, name, kind, parent (when set), urban (when set); coordinates to 1e-7
+// degrees. `kind` not empty: only features of that kind.
+std::string write_area_features(const std::vector<AreaFeature>& features, std::string_view kind = {});
+
 }  // namespace pm

@@ -26,6 +26,17 @@ constexpr std::array kKeys = {
     ConfigKey{"projection.crs", "EPSG:27700", "metric CRS for distances and areas (British National Grid)"},
     ConfigKey{"live.extent", "-1.62,52.38,-0.40,52.99", "west,south,east,north in degrees where units usually are "
                                                          "(sizes the nearest-unit grid; default Leicestershire and Rutland)"},
+    ConfigKey{"live.flush_ms", "200", "live map: a client gets at most one delta per this many milliseconds"},
+    ConfigKey{"live.max_pending", "50000", "live map: pending unit, incident and alert updates per client; beyond, the "
+                                           "client's next frame is a fresh snapshot"},
+    ConfigKey{"live.max_lag_ms", "10000", "live map: a client that has taken no frame for this long while updates "
+                                          "arrive gets a fresh snapshot instead of the deltas"},
+    ConfigKey{"live.stall_close_s", "20", "live map: a client that has not read a frame for this long is "
+                                          "disconnected (it stopped reading)"},
+    ConfigKey{"live.keepalive_s", "30", "live map: a client silent this long is disconnected; it is sent a "
+                                        "WebSocket ping at half of it"},
+    ConfigKey{"live.allowed_origins", "", "live map: extra browser Origins allowed to open the feed, comma separated "
+                                          "(the page's own origin always is; clients without Origin are not browsers)"},
     ConfigKey{"ingest.future_s", "60", "fixes more than this many seconds ahead of the server clock: future_time"},
     ConfigKey{"ingest.too_old_s", "86400", "fixes older than this many seconds: too_old; 0 disables the check"},
     ConfigKey{"ingest.max_batch", "5000", "most pings in one HTTP batch (413 batch_too_large beyond)"},
@@ -49,6 +60,8 @@ constexpr std::array kKeys = {
     ConfigKey{"dispatch.grade2_min", "60", "grade 2 response target (minutes); grade 3 uses its appointment window"},
     ConfigKey{"roads.osm_file", "", "an OpenStreetMap extract (.osm.pbf) whose drivable roads give drive-time ETAs "
                                     "(recommendation method `road`); empty = straight-line ETAs only"},
+    ConfigKey{"basemap.osm_file", "", "an OpenStreetMap extract (.osm.pbf) drawn as the dispatcher map's offline basemap "
+                                      "(GET /api/v1/basemap); empty = no basemap"},
     ConfigKey{"dispatch.tick_ms", "1000", "how often the grade clock checks for predicted breaches and breaches"},
     ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
 };
@@ -163,6 +176,7 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   if (auto e = num("http.rate_burst", c.http_rate_burst, 0.0, 1e9)) return e;
   c.http_web_root = v.get("http.web_root");
   c.roads_osm_file = v.get("roads.osm_file");
+  c.basemap_osm_file = v.get("basemap.osm_file");
   c.projection_crs = v.get("projection.crs");
   {
     const std::string& e = v.get("live.extent");
@@ -179,6 +193,20 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
     }
     if (!(c.live_extent[0] < c.live_extent[2] && c.live_extent[1] < c.live_extent[3]))
       return bad("live.extent", e, "west < east and south < north");
+  }
+  if (auto e = num("live.flush_ms", c.live_flush_ms, 10u, 60000u)) return e;
+  if (auto e = num("live.max_pending", c.live_max_pending, size_t{16}, size_t{1} << 24)) return e;
+  if (auto e = num("live.max_lag_ms", c.live_max_lag_ms, int64_t{100}, int64_t{3600000})) return e;
+  if (auto e = num("live.stall_close_s", c.live_stall_close_s, 1u, 3600u)) return e;
+  if (auto e = num("live.keepalive_s", c.live_keepalive_s, 1u, 3600u)) return e;
+  {
+    std::string_view rest = v.get("live.allowed_origins");
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view part = trim(rest.substr(0, comma));
+      if (!part.empty()) c.live_allowed_origins.emplace_back(part);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
   }
   if (auto e = num("ingest.future_s", c.ingest_future_s, int64_t{0}, int64_t{86400 * 365})) return e;
   if (auto e = num("ingest.too_old_s", c.ingest_too_old_s, int64_t{0}, int64_t{86400} * 36500)) return e;

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pm {
 
@@ -66,8 +67,15 @@ struct Config {
   double http_rate_burst = 0;
   std::string http_web_root;
   std::string roads_osm_file;  // "" = no road network
+  std::string basemap_osm_file;  // "" = no offline basemap
   std::string projection_crs;
   double live_extent[4] = {0, 0, 0, 0};  // west, south, east, north (degrees)
+  unsigned live_flush_ms = 200;
+  size_t live_max_pending = 50000;
+  int64_t live_max_lag_ms = 10000;
+  unsigned live_stall_close_s = 20;
+  unsigned live_keepalive_s = 30;
+  std::vector<std::string> live_allowed_origins;
   int64_t ingest_future_s = 0;
   int64_t ingest_too_old_s = 0;
   size_t ingest_max_batch = 0;

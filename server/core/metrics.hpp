@@ -50,6 +50,11 @@ class Metrics {
   std::atomic<uint64_t> store_wal_inline_checkpoints{0};  // by the writer, the checkpointer being far behind
   std::atomic<int64_t> live_units{0};
   std::atomic<int64_t> ws_clients{0};
+  std::atomic<uint64_t> ws_frames{0};           // live-map frames written
+  std::atomic<uint64_t> ws_frame_bytes{0};
+  std::atomic<uint64_t> ws_snapshots{0};        // of them, snapshots
+  std::atomic<uint64_t> ws_closed_slow{0};      // clients that stopped reading
+  std::atomic<uint64_t> ws_closed_refused{0};   // bad token, bad message
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
   std::atomic<uint64_t> udp_receive_drops{0};  // datagrams the kernel dropped: receive buffer full

@@ -155,6 +155,10 @@ class Engine {
   // Incidents, newest first; `status` filters; `open_only` = not closed.
   std::vector<const Incident*> incidents(std::optional<IncidentStatus> status, bool open_only) const;
   std::vector<const Alert*> alerts(bool active_only) const;
+  const Alert* alert(uint64_t id) const {
+    auto it = alerts_.find(id);
+    return it == alerts_.end() ? nullptr : &it->second;
+  }
   std::vector<const FlaggedLocation*> locations() const;
   // The incident a unit is deployed to (latest active assignment), or 0.
   uint64_t unit_incident(uint32_t unit) const;

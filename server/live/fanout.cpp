@@ -15,9 +15,10 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+// Speeds and headings to 0.01 (they arrive as floats: 8.1f would print as 8.100000381469727).
 void opt_num(Writer& w, float v) {
   if (std::isfinite(v))
-    w.Double(static_cast<double>(v));
+    w.Double(std::round(static_cast<double>(v) * 100) / 100);
   else
     w.Null();
 }
@@ -35,10 +36,12 @@ void write_unit(Writer& w, const UnitState& u) {
   for (const auto& s : u.skills) str(w, s);
   w.EndArray();
   if (u.has_fix) {
+    // 1e-7 degrees (about 1 cm): the map needs no more, and a county-wide
+    // delta to hundreds of screens is mostly these digits.
     w.Key("lat");
-    w.Double(u.lat);
+    w.Double(std::round(u.lat * 1e7) / 1e7);
     w.Key("lon");
-    w.Double(u.lon);
+    w.Double(std::round(u.lon * 1e7) / 1e7);
     w.Key("speed_mps");
     opt_num(w, u.speed_mps);
     w.Key("heading_deg");
@@ -121,35 +124,50 @@ struct FanOut::Frame {
   std::vector<JsonPtr> alerts;
   bool empty() const { return !snapshot && units.empty() && removed.empty() && incidents.empty() && alerts.empty(); }
 
+  // Everything after the prefix ({"type":...,"seq":n), assembled by hand
+  // into one reserved string: a county-wide delta is thousands of unit
+  // objects, each already JSON, copied once.
+  std::string body() const {
+    size_t n = 64;
+    for (const auto& u : units) n += u->json.size() + 1;
+    for (const auto& id : removed) n += id.size() * 2 + 3;
+    for (const auto* list : {&incidents, &alerts})
+      for (const auto& j : *list) n += j->size() + 1;
+    std::string out;
+    out.reserve(n);
+    auto list = [&](const char* key, const auto& items, auto&& text) {
+      out += key;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += text(items[i]);
+      }
+      out += ']';
+    };
+    list(R"(,"units":[)", units, [](const UnitPtr& u) -> const std::string& { return u->json; });
+    if (!snapshot) {
+      list(R"(,"removed":[)", removed, [](const std::string& id) {
+        rapidjson::StringBuffer buf;
+        Writer w(buf);
+        str(w, id);
+        return std::string(buf.GetString(), buf.GetSize());
+      });
+    }
+    list(R"(,"incidents":[)", incidents, [](const JsonPtr& j) -> const std::string& { return *j; });
+    list(R"(,"alerts":[)", alerts, [](const JsonPtr& j) -> const std::string& { return *j; });
+    out += '}';
+    return out;
+  }
   std::string write(uint64_t seq) const {
     if (empty()) return {};
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
-    w.StartObject();
-    w.Key("type");
-    w.String(snapshot ? "snapshot" : "delta");
-    w.Key("seq");
-    w.Uint64(seq);
-    w.Key("units");
-    w.StartArray();
-    for (const auto& u : units) write_unit(w, *u);
-    w.EndArray();
-    if (!snapshot) {
-      w.Key("removed");
-      w.StartArray();
-      for (const auto& id : removed) str(w, id);
-      w.EndArray();
-    }
-    for (const auto& [key, list] : {std::pair{"incidents", &incidents}, std::pair{"alerts", &alerts}}) {
-      w.Key(key);
-      w.StartArray();
-      for (const auto& j : *list) w.RawValue(j->data(), j->size(), rapidjson::kObjectType);
-      w.EndArray();
-    }
-    w.EndObject();
-    return {buf.GetString(), buf.GetSize()};
+    return FanOut::frame_prefix(snapshot, seq) + body();
   }
 };
+
+std::string FanOut::frame_prefix(bool snapshot, uint64_t seq) {
+  std::string p = snapshot ? R"({"type":"snapshot","seq":)" : R"({"type":"delta","seq":)";
+  p += std::to_string(seq);
+  return p;
+}
 
 FanOut::FanOut(FanOutOptions opt) : opt_(opt) {}
 
@@ -204,7 +222,7 @@ bool FanOut::admit_locked(Subscriber& s, EpochMs now, bool grows) {
   bool full = grows && s.pending_size() >= opt_.max_pending;
   if (!full && now - s.last_drain <= opt_.max_lag_ms) return true;
   // Too far behind: forget the deltas (memory stays bounded); a snapshot follows.
-  s.pending_units = {};
+  s.pending_units = {};  // memory back, not just zeroed
   s.visible = {};
   s.pending_incidents = {};
   s.pending_alerts = {};
@@ -238,14 +256,22 @@ void FanOut::route_unit_locked(const UnitState* old, const UnitState& st, EpochM
 }
 
 void FanOut::publish_units(std::span<const UnitState> units, EpochMs now) {
-  std::lock_guard lock(mu_);
+  thread_local std::vector<UnitPtr> next;
+  next.clear();
   for (const auto& u : units) {
     if (u.index == kNoIndex) continue;
-    if (u.index >= units_.size()) units_.resize(u.index + 1);
-    auto next = std::make_shared<const UnitState>(u);
-    route_unit_locked(units_[u.index].get(), *next, now);
-    units_[u.index] = std::move(next);
+    auto p = std::make_shared<PublishedUnit>();
+    static_cast<UnitState&>(*p) = u;
+    p->json = unit_json(u);
+    next.push_back(std::move(p));
   }
+  std::lock_guard lock(mu_);
+  for (auto& p : next) {
+    if (p->index >= units_.size()) units_.resize(p->index + 1);
+    route_unit_locked(units_[p->index].get(), *p, now);
+    units_[p->index] = std::move(p);
+  }
+  next.clear();
 }
 
 void FanOut::publish_incident(uint64_t id, std::string json, double lat, double lon, bool open, EpochMs now) {
@@ -278,7 +304,24 @@ void FanOut::set_viewport(SubscriberId sub, const Bbox& bbox) {
   std::lock_guard lock(mu_);
   auto it = subs_.find(sub);
   if (it == subs_.end()) return;
-  Subscriber& s = it->second;
+  set_viewport_locked(sub, it->second, bbox);
+}
+
+void FanOut::request_viewport(SubscriberId sub, const Bbox& bbox) {
+  std::lock_guard lock(mu_);
+  auto it = subs_.find(sub);
+  if (it == subs_.end()) return;
+  it->second.next_bbox = bbox;
+  it->second.has_next_bbox = true;
+}
+
+void FanOut::apply_next_viewport_locked(SubscriberId id, Subscriber& s) {
+  if (!s.has_next_bbox) return;
+  s.has_next_bbox = false;
+  set_viewport_locked(id, s, s.next_bbox);
+}
+
+void FanOut::set_viewport_locked(SubscriberId sub, Subscriber& s, const Bbox& bbox) {
   Bbox old = s.bbox;
   unindex_locked(sub, s);
   s.bbox = bbox;
@@ -289,8 +332,9 @@ void FanOut::set_viewport(SubscriberId sub, const Bbox& bbox) {
   if (s.layers & kUnits) {
     // Collected first: an overflow clears `visible`.
     std::vector<uint32_t> leaving;
-    for (uint32_t v : s.visible)
+    s.visible.for_each([&](uint32_t v) {
       if (!inside(bbox, units_[v].get())) leaving.push_back(v);
+    });
     for (uint32_t v : leaving) mark_unit_locked(s, v, now);
     for (uint32_t i = 0; i < units_.size(); ++i)
       if (inside(bbox, units_[i].get()) && !s.visible.contains(i)) mark_unit_locked(s, i, now);
@@ -330,9 +374,8 @@ FanOut::Frame FanOut::snapshot_locked(Subscriber& s, EpochMs now) {
 FanOut::Frame FanOut::delta_locked(Subscriber& s, EpochMs now) {
   Frame f;
   s.last_drain = now;
-  std::vector<uint32_t> pending(s.pending_units.begin(), s.pending_units.end());
-  std::sort(pending.begin(), pending.end());
-  for (uint32_t i : pending) {
+  f.units.reserve(s.pending_units.size());
+  s.pending_units.for_each([&](uint32_t i) {
     const UnitPtr& u = units_[i];
     if ((s.layers & kUnits) && inside(s.bbox, u.get())) {
       f.units.push_back(u);
@@ -340,7 +383,7 @@ FanOut::Frame FanOut::delta_locked(Subscriber& s, EpochMs now) {
     } else if (s.visible.erase(i)) {
       f.removed.push_back(u->id);
     }
-  }
+  });
   s.pending_units.clear();
   sorted_json(s.pending_incidents, f.incidents);
   sorted_json(s.pending_alerts, f.alerts);
@@ -355,6 +398,7 @@ std::string FanOut::take_frame(SubscriberId sub, uint64_t seq, EpochMs now) {
     std::lock_guard lock(mu_);
     auto it = subs_.find(sub);
     if (it == subs_.end()) return {};
+    apply_next_viewport_locked(sub, it->second);
     f = it->second.needs_snapshot ? snapshot_locked(it->second, now) : delta_locked(it->second, now);
   }
   return f.write(seq);
@@ -369,6 +413,96 @@ std::string FanOut::snapshot(SubscriberId sub, uint64_t seq, EpochMs now) {
     f = snapshot_locked(it->second, now);
   }
   return f.write(seq);
+}
+
+std::vector<FanOut::Cut> FanOut::cut_ready(EpochMs now) {
+  // A group: subscribers whose state before the cut was identical, so their
+  // frames are identical. The first one's frame is cut; the others copy its
+  // resulting visible set and share the body.
+  struct Group {
+    uint64_t key;
+    Subscriber before;  // the first member's state before its cut (pending, visible, window, layers)
+    const Subscriber* first;
+    size_t frame;
+  };
+  std::vector<Group> groups;
+  std::vector<Frame> frames;
+  std::vector<std::pair<SubscriberId, size_t>> members;  // subscriber -> frame
+  auto same = [](const Subscriber& a, const Subscriber& b) {
+    auto eq_map = [](const auto& x, const auto& y) {
+      if (x.size() != y.size()) return false;
+      for (const auto& [k, v] : x) {
+        auto it = y.find(k);
+        if (it == y.end() || it->second != v) return false;
+      }
+      return true;
+    };
+    return a.needs_snapshot == b.needs_snapshot && a.layers == b.layers && a.bbox.west == b.bbox.west &&
+           a.bbox.south == b.bbox.south && a.bbox.east == b.bbox.east && a.bbox.north == b.bbox.north &&
+           (a.needs_snapshot || (a.pending_units == b.pending_units && a.visible == b.visible &&
+                                 eq_map(a.pending_incidents, b.pending_incidents) &&
+                                 eq_map(a.pending_alerts, b.pending_alerts)));
+  };
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, s] : subs_) {
+      if (!s.ready) continue;
+      apply_next_viewport_locked(id, s);
+      if (!s.needs_snapshot && s.pending_size() == 0) {
+        s.last_drain = now;  // nothing to send counts as keeping up
+        continue;
+      }
+      uint64_t key = std::hash<double>{}(s.bbox.west) ^ (std::hash<double>{}(s.bbox.north) << 1) ^ s.layers ^
+                     (s.needs_snapshot ? 0x5a5a5a5aULL : s.pending_units.hash() ^ (s.visible.hash() << 7) ^
+                                                            (s.pending_incidents.size() << 3) ^ (s.pending_alerts.size() << 5));
+      Group* g = nullptr;
+      for (auto& cand : groups)
+        if (cand.key == key && same(cand.before, s)) {
+          g = &cand;
+          break;
+        }
+      if (g) {
+        s.pending_units.clear();
+        s.pending_incidents.clear();
+        s.pending_alerts.clear();
+        s.visible = g->first->visible;
+        s.needs_snapshot = false;
+        s.last_drain = now;
+        if (frames[g->frame].empty()) continue;  // its pending units neither showed nor left: nothing to send
+        members.emplace_back(id, g->frame);
+      } else {
+        Subscriber before;
+        before.bbox = s.bbox;
+        before.layers = s.layers;
+        before.needs_snapshot = s.needs_snapshot;
+        if (!s.needs_snapshot) {
+          before.pending_units = s.pending_units;
+          before.visible = s.visible;
+          before.pending_incidents = s.pending_incidents;
+          before.pending_alerts = s.pending_alerts;
+        }
+        frames.push_back(s.needs_snapshot ? snapshot_locked(s, now) : delta_locked(s, now));
+        groups.push_back({key, std::move(before), &s, frames.size() - 1});
+        if (frames.back().empty()) continue;
+        members.emplace_back(id, frames.size() - 1);
+      }
+      s.ready = false;
+    }
+  }
+  // Bodies are written after the lock is released, once per group.
+  std::vector<std::shared_ptr<const std::string>> bodies;
+  bodies.reserve(frames.size());
+  for (const auto& f : frames) bodies.push_back(std::make_shared<const std::string>(f.body()));
+  std::vector<Cut> out;
+  out.reserve(members.size());
+  for (const auto& [id, fi] : members) out.push_back({id, frames[fi].snapshot, bodies[fi]});
+  return out;
+}
+
+void FanOut::set_ready(SubscriberId sub) {
+  std::lock_guard lock(mu_);
+  auto it = subs_.find(sub);
+  if (it != subs_.end()) it->second.ready = true;
 }
 
 SubscriberStats FanOut::stats(SubscriberId sub) const {

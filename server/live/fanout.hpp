@@ -37,9 +37,11 @@
 //
 // Thread safety: every public method takes one internal mutex; none does I/O.
 // publish_units costs O(changed units x matching subscribers) and one
-// allocation per changed unit; frame JSON is written after the lock is
-// released (from shared immutable copies), so a big frame does not hold up the
+// allocation per changed unit; each unit's JSON is written once per update,
+// before the lock is taken, and frames are cut under the lock but assembled
+// after it (from shared immutable copies), so a big frame does not hold up the
 // store writer. Bounding boxes do not cross the antimeridian (west <= east).
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -125,6 +127,25 @@ class FanOut {
   // A snapshot now, whatever is pending (pending is dropped).
   std::string snapshot(SubscriberId sub, uint64_t seq, EpochMs now);
 
+  // The daemon's path: one cut per flush tick for every subscriber that is
+  // ready (its previous frame written, see set_ready) and has something to
+  // send. Subscribers in exactly the same state (same window and layers,
+  // same pending and visible units, same pending incidents and alerts: the
+  // usual case of several county-wide screens) share one body, written once.
+  // A cut subscriber is not ready again until set_ready.
+  struct Cut {
+    SubscriberId sub;
+    bool snapshot;
+    std::shared_ptr<const std::string> body;  // from `,"units":` to the closing brace
+  };
+  std::vector<Cut> cut_ready(EpochMs now);
+  void set_ready(SubscriberId sub);
+  // The whole frame text: {"type":...,"seq":seq + body.
+  static std::string frame_prefix(bool snapshot, uint64_t seq);
+  // A viewport change applied at the subscriber's next cut (the latest wins),
+  // so a client cannot make the server re-scan units faster than it flushes.
+  void request_viewport(SubscriberId sub, const Bbox& bbox);
+
   SubscriberStats stats(SubscriberId sub) const;
   size_t subscriber_count() const;
 
@@ -132,17 +153,75 @@ class FanOut {
   static constexpr int64_t kMaxGridCells = 1024;
 
  private:
-  using UnitPtr = std::shared_ptr<const UnitState>;
+  // A unit's state with its JSON, written once per update (outside the lock)
+  // and copied into every frame that carries it.
+  struct PublishedUnit : UnitState {
+    std::string json;
+  };
+  using UnitPtr = std::shared_ptr<const PublishedUnit>;
   using JsonPtr = std::shared_ptr<const std::string>;
   struct Incident {
     JsonPtr json;
     double lat, lon;
   };
+  // A set of unit indexes as a bitmap: marking a unit for every watching
+  // subscriber is a bit set, not a hash insert (20,000 units at 1 Hz times 500
+  // county-wide screens is 10 million marks a second), and iteration is in
+  // index order.
+  class UnitSet {
+   public:
+    bool contains(uint32_t i) const { return i / 64 < bits_.size() && (bits_[i / 64] >> (i % 64) & 1); }
+    bool insert(uint32_t i) {
+      if (i / 64 >= bits_.size()) bits_.resize(i / 64 + 1);
+      uint64_t& w = bits_[i / 64];
+      const uint64_t m = uint64_t{1} << (i % 64);
+      if (w & m) return false;
+      w |= m;
+      ++count_;
+      return true;
+    }
+    bool erase(uint32_t i) {
+      if (!contains(i)) return false;
+      bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
+      --count_;
+      return true;
+    }
+    size_t size() const { return count_; }
+    void clear() {
+      std::fill(bits_.begin(), bits_.end(), 0);
+      count_ = 0;
+    }
+    bool operator==(const UnitSet& o) const {
+      if (count_ != o.count_) return false;
+      const size_t n = std::max(bits_.size(), o.bits_.size());
+      for (size_t w = 0; w < n; ++w)
+        if ((w < bits_.size() ? bits_[w] : 0) != (w < o.bits_.size() ? o.bits_[w] : 0)) return false;
+      return true;
+    }
+    uint64_t hash() const {
+      uint64_t h = count_ * 0x9e3779b97f4a7c15ULL;
+      for (size_t w = 0; w < bits_.size(); ++w)
+        if (bits_[w]) h = (h ^ bits_[w] ^ w) * 0x100000001b3ULL;
+      return h;
+    }
+    template <class F>
+    void for_each(F&& f) const {
+      for (size_t w = 0; w < bits_.size(); ++w)
+        for (uint64_t b = bits_[w]; b; b &= b - 1) f(static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(b))));
+    }
+
+   private:
+    std::vector<uint64_t> bits_;
+    size_t count_ = 0;
+  };
   struct Subscriber {
     Bbox bbox;
     uint8_t layers = kAllLayers;
-    std::unordered_set<uint32_t> pending_units;  // decided at take_frame: units or removed
-    std::unordered_set<uint32_t> visible;
+    bool ready = true;  // cut_ready may cut a frame for it
+    bool has_next_bbox = false;
+    Bbox next_bbox;
+    UnitSet pending_units;  // decided at take_frame: units or removed
+    UnitSet visible;
     std::unordered_map<uint64_t, JsonPtr> pending_incidents;
     std::unordered_map<uint64_t, JsonPtr> pending_alerts;
     EpochMs last_drain = 0;
@@ -162,6 +241,8 @@ class FanOut {
   void route_unit_locked(const UnitState* old, const UnitState& now_state, EpochMs now);
   Frame snapshot_locked(Subscriber& s, EpochMs now);
   Frame delta_locked(Subscriber& s, EpochMs now);
+  void set_viewport_locked(SubscriberId id, Subscriber& s, const Bbox& bbox);
+  void apply_next_viewport_locked(SubscriberId id, Subscriber& s);
 
   FanOutOptions opt_;
   mutable std::mutex mu_;

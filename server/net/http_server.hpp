@@ -19,12 +19,17 @@
 
 #include "server/api/api.hpp"
 
+namespace pm::live {
+class LiveFeed;
+}
+
 namespace pm {
 
 class HttpServer {
  public:
   // `contexts` is not empty; the first one also runs the acceptor.
-  HttpServer(std::vector<boost::asio::io_context*> contexts, const Config& cfg, Api& api, Metrics& metrics, Auth& auth);
+  HttpServer(std::vector<boost::asio::io_context*> contexts, const Config& cfg, Api& api, live::LiveFeed& feed,
+             Metrics& metrics, Auth& auth);
   // Binds and listens; throws std::runtime_error with a one-line reason.
   boost::asio::ip::tcp::endpoint listen(const HostPort& where);
   void start();

@@ -113,6 +113,21 @@ class LiveState {
   std::vector<DeviceRecord> devices_view() const;
   size_t units_with_fix() const;
 
+  // f(record) for each unit index given (unknown ones skipped), under one
+  // shared lock; f may not call back into LiveState.
+  template <class F>
+  void visit_units(std::span<const uint32_t> indexes, F&& f) const {
+    std::shared_lock lock(mu_);
+    for (uint32_t i : indexes)
+      if (i < units_.size()) f(units_[i]);
+  }
+  // f(record) for every unit, under one shared lock.
+  template <class F>
+  void visit_all_units(F&& f) const {
+    std::shared_lock lock(mu_);
+    for (const auto& u : units_) f(u);
+  }
+
   // Units whose freshest fix changed since the last call (for the store's
   // live-state checkpoint).
   std::vector<UnitRecord> take_changed_units();

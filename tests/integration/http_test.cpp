@@ -5,12 +5,15 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <sstream>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "tests/integration/harness.hpp"
+#include "tests/support/data_dir.hpp"
 
 namespace pm::itest {
 namespace {
@@ -367,6 +370,55 @@ TEST(Http, WebSocketHelloWithoutAStaffTokenIsClosed) {
   int status = 0;
   EXPECT_FALSE(elsewhere.handshake("/api/v1/units", 5s, &status));
   EXPECT_EQ(status, 404);
+}
+
+// GET /api/v1/areas: the loaded areas as GeoJSON, read back by an independent
+// parser: the 57 Rutland parishes of the ONS/OSM file, with their ids, names,
+// kind and rings (to 1e-7 degrees).
+TEST(Http, AreasAreServedAsGeoJsonByKind) {
+  TestServer s;
+  auto sergeant = s.token(Role::sergeant);
+  auto empty = parse_json(s.request("GET", "/api/v1/areas", {}, sergeant).body);
+  ASSERT_TRUE(empty["features"].IsArray());
+  EXPECT_TRUE(empty["features"].Empty());
+  const std::string path = test::data_dir() + "/boundaries/rutland-parishes.geojson";
+  ASSERT_EQ(s.app().load_areas_file(path, "neighbourhood"), 57u);
+
+  auto r = s.request("GET", "/api/v1/areas", {}, sergeant);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("content-type"), "application/geo+json");
+  auto d = parse_json(r.body);
+  ASSERT_EQ(d["features"].Size(), 57u);
+  // The same file, parsed here: Oakham's id and its first ring's first point.
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  rapidjson::Document src;
+  src.Parse(ss.str().c_str());
+  const rapidjson::Value* oakham_src = nullptr;
+  for (const auto& f : src["features"].GetArray())
+    if (std::string(f["properties"]["name"].GetString()) == "Oakham") oakham_src = &f;
+  ASSERT_NE(oakham_src, nullptr);
+  const rapidjson::Value* oakham = nullptr;
+  for (const auto& f : d["features"].GetArray())
+    if (std::string(f["properties"]["name"].GetString()) == "Oakham") oakham = &f;
+  ASSERT_NE(oakham, nullptr);
+  EXPECT_STREQ((*oakham)["properties"]["id"].GetString(), (*oakham_src)["properties"]["ref:gss"].GetString());
+  EXPECT_STREQ((*oakham)["properties"]["kind"].GetString(), "neighbourhood");
+  auto first_point = [](const rapidjson::Value& g) -> const rapidjson::Value& {
+    const auto& c = g["coordinates"];
+    return std::string(g["type"].GetString()) == "Polygon" ? c[0][0] : c[0][0][0];
+  };
+  const auto& p = first_point((*oakham)["geometry"]);
+  const auto& q = first_point((*oakham_src)["geometry"]);
+  ASSERT_TRUE(p.IsArray() && q.IsArray());
+  EXPECT_NEAR(p[0].GetDouble(), q[0].GetDouble(), 1e-7);
+  EXPECT_NEAR(p[1].GetDouble(), q[1].GetDouble(), 1e-7);
+
+  EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=neighbourhood", {}, sergeant).body)["features"].Size(), 57u);
+  EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=hotspot", {}, sergeant).body)["features"].Size(), 0u);
+  EXPECT_EQ(s.request("GET", "/api/v1/areas").status, 401);
+  EXPECT_EQ(s.request("GET", "/api/v1/areas", {}, s.token(Role::gateway)).status, 403);
 }
 
 }  // namespace

@@ -250,23 +250,26 @@ RawConnection::Read raw_exchange(uint16_t port, std::string_view bytes, std::chr
 // ------------------------------------------------------------------ WsClient
 
 struct WsClient::Impl {
-  Impl(uint16_t p, std::string h) : port(p), host(std::move(h)), ws(ioc) {}
+  Impl(uint16_t p, std::string h, int rcvbuf) : port(p), host(std::move(h)), receive_buffer(rcvbuf), ws(ioc) {}
   uint16_t port;
   std::string host;
+  int receive_buffer;
   asio::io_context ioc;
   websocket::stream<tcp::socket> ws;
   beast::flat_buffer buf;
   std::string error;
 };
 
-WsClient::WsClient(uint16_t port, const std::string& host) : impl_(std::make_unique<Impl>(port, host)) {}
+WsClient::WsClient(uint16_t port, const std::string& host, int receive_buffer)
+    : impl_(std::make_unique<Impl>(port, host, receive_buffer)) {}
 WsClient::~WsClient() {
   beast::error_code ec;
   impl_->ws.next_layer().close(ec);
 }
 const std::string& WsClient::error() const { return impl_->error; }
 
-bool WsClient::handshake(const std::string& target, std::chrono::milliseconds timeout, int* http_status) {
+bool WsClient::handshake(const std::string& target, std::chrono::milliseconds timeout, int* http_status,
+                         const Headers& headers) {
   auto& i = *impl_;
   beast::error_code ec;
   auto addr = asio::ip::make_address(i.host, ec);
@@ -274,6 +277,17 @@ bool WsClient::handshake(const std::string& target, std::chrono::milliseconds ti
     i.error = "bad address";
     return false;
   }
+  if (i.receive_buffer > 0) {  // before connect, so the window is small from the start
+    i.ws.next_layer().open(addr.is_v4() ? tcp::v4() : tcp::v6(), ec);
+    if (!ec) i.ws.next_layer().set_option(asio::socket_base::receive_buffer_size(i.receive_buffer), ec);
+    if (ec) {
+      i.error = "socket: " + ec.message();
+      return false;
+    }
+  }
+  i.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+    for (const auto& [k, v] : headers) req.set(k, v);
+  }));
   beast::error_code cec = asio::error::would_block, hec = asio::error::would_block;
   websocket::response_type res;
   i.ws.next_layer().async_connect(tcp::endpoint(addr, i.port), [&](beast::error_code e) {

@@ -101,14 +101,17 @@ RawConnection::Read raw_exchange(uint16_t port, std::string_view bytes, std::chr
 // A minimal synchronous WebSocket client (text frames).
 class WsClient {
  public:
-  explicit WsClient(uint16_t port, const std::string& host = "127.0.0.1");
+  // `receive_buffer` > 0: SO_RCVBUF in bytes (a slow reader's small window).
+  explicit WsClient(uint16_t port, const std::string& host = "127.0.0.1", int receive_buffer = 0);
   ~WsClient();
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;
 
   // Connects and upgrades; false (with error()) on failure. `http_status` is
   // the status of a refused upgrade when the server answered one.
-  bool handshake(const std::string& target, std::chrono::milliseconds timeout = 5s, int* http_status = nullptr);
+  // `headers` are added to the upgrade request (Origin, say).
+  bool handshake(const std::string& target, std::chrono::milliseconds timeout = 5s, int* http_status = nullptr,
+                 const Headers& headers = {});
   bool send_text(const std::string& text, std::chrono::milliseconds timeout = 5s);
   struct Message {
     bool ok = false;       // a message arrived: `text`

@@ -11,7 +11,8 @@
 #   4. UDP ingest on a fresh patrolmapd: NMEA and JSON datagrams of several pings
 #      each to the NMEA port, durable pings/s read from /metrics, with the same
 #      Redis peer (AOF everysec) on the same points right after each run;
-#   5. a summary. Everything started here is stopped on exit, even on failure.
+#   5. recommendations vs PostGIS KNN, and the live map's WebSocket fan-out (live_load);
+#   6. a summary. Everything started here is stopped on exit, even on failure.
 #
 # Environment (all optional):
 #   BENCH_DURATION=15      seconds measured per ingest run
@@ -474,6 +475,29 @@ SQL
     say "target recommendations/s >= 3 x PostGIS KNN (its faster plan cache mode; same points, same clients, same run): $rec_ok (ratio $rec_ratio)"
   fi
   if [[ -n "${BENCH_REC_RESULTS:-}" ]]; then cp "$rec_results" "$BENCH_REC_RESULTS"; fi
+fi
+
+# ---------------------------------------------------------------- live map fan-out
+# A fresh patrolmapd (http.threads = BENCH_LIVE_HTTP_THREADS, default nproc) gets
+# BENCH_LIVE_UNITS units pinging at 1 Hz over HTTP while BENCH_LIVE_CLIENTS WebSocket
+# clients watch the whole area (live_load): ping-to-frame latency, frames/s, bytes/s,
+# server CPU and peak memory. Target (issue 5): p99 < 250 ms with live.flush_ms 200,
+# server under one core. BENCH_LIVE=0 skips it; BENCH_LIVE_DURATION (default BENCH_DURATION).
+if [[ "${BENCH_LIVE:-1}" != 0 && -x "$bin/live_load" ]]; then
+  stop_pid "$pm_pid"
+  mkdir -p "$work/data-live"
+  "$bin/patrolmapd" tokens add --data-dir "$work/data-live" --role dispatcher --name bench-live >"$work/live-token"
+  start_daemon "$work/data-live" --set "http.threads=${BENCH_LIVE_HTTP_THREADS:-$(nproc)}" --set live.flush_ms=200
+  live_line=$("$bin/live_load" --port "$pm_port" --gateway-token "$token" --staff-token "$(<"$work/live-token")" \
+    --units "${BENCH_LIVE_UNITS:-20000}" --clients "${BENCH_LIVE_CLIENTS:-500}" --probes 20 \
+    --seconds "${BENCH_LIVE_DURATION:-$duration}" --warmup 5 --server-pid "$pm_pid" --json | tee "$work/live.txt" | tail -1)
+  sed '$d' "$work/live.txt"
+  live_p99=$(jget "$live_line" p99_ms)
+  live_cpu=$(jget "$live_line" server_cpu_pct)
+  live_ok=$(awk -v p="$live_p99" -v c="$live_cpu" 'BEGIN{print (p < 250 && c < 100) ? "met" : "NOT met"}')
+  say "target live map p99 < 250 ms at flush 200 ms and server < 1 core: $live_ok (p99 $live_p99 ms, server $live_cpu% of a core)"
+  stop_pid "$pm_pid"
+  pm_pid=""
 fi
 
 # ---------------------------------------------------------------- summary

@@ -60,6 +60,8 @@
 namespace {
 
 using pm::load::cpu_seconds_self;
+using pm::load::die;
+using pm::load::parse_num;
 using pm::load::now_ns;
 using pm::load::Rng;
 using pm::load::wall_ms;
@@ -144,18 +146,6 @@ struct Options {
   double settle = 30;
 };
 
-[[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "ingest_load: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-template <class T>
-T parse_num(const std::string& opt, const std::string& s) {
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) die("bad value for " + opt + ": '" + s + "'");
-  return v;
-}
 
 Options parse_options(int argc, char** argv) {
   Options o;
@@ -1301,6 +1291,7 @@ void print_udp_stats(const Options& o, const Stats& s, const UdpSender::Extra& x
 }  // namespace
 
 int main(int argc, char** argv) {
+  pm::load::program_name = "ingest_load";
   Options o = parse_options(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   const uint64_t max_pings = o.pings ? o.pings : UINT64_MAX;

@@ -1,13 +1,23 @@
 #pragma once
-// Small pieces the load drivers share: clocks, CPU time, a reproducible RNG.
+// Small pieces the load drivers share: clocks, CPU time, a reproducible RNG,
+// option values and fatal errors.
 //
 //   Rng rng{seed};  double x = rng.uniform();      // [0, 1)
 //   uint64_t t0 = now_ns();  double cpu = cpu_seconds_self();
+//   program_name = "live_load";  size_t n = parse_num<size_t>("--units", argv[i]);
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <system_error>
 
 namespace pm::load {
 
@@ -40,5 +50,48 @@ struct Rng {
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   size_t below(size_t n) { return static_cast<size_t>(next() % n); }
 };
+
+// The driver's name in error messages (set first thing in main).
+inline const char* program_name = "load";
+
+[[noreturn]] inline void die(const std::string& msg, int code = 2) {
+  std::fprintf(stderr, "%s: %s\n", program_name, msg.c_str());
+  std::exit(code);
+}
+
+// An option's numeric value, whole or it is an error.
+template <class T>
+T parse_num(const std::string& opt, const std::string& s) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) die("bad value for " + opt + ": '" + s + "'");
+  return v;
+}
+
+// utime + stime of a process in seconds (from /proc/PID/stat); -1 if unreadable.
+inline double cpu_seconds_of(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  if (!std::getline(f, s)) return -1;
+  auto p = s.rfind(')');
+  if (p == std::string::npos) return -1;
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  unsigned long long ut = 0, st = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) ut = std::stoull(field);
+    if (i == 15) st = std::stoull(field);
+  }
+  return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Resident memory of a process in KiB (VmRSS in /proc/PID/status); -1 if unreadable.
+inline long rss_kib_of(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
 
 }  // namespace pm::load

@@ -52,6 +52,9 @@
 namespace {
 
 using pm::load::cpu_seconds_self;
+using pm::load::cpu_seconds_of;
+using pm::load::die;
+using pm::load::parse_num;
 using pm::load::now_ns;
 using pm::load::Rng;
 using pm::load::wall_ms;
@@ -121,28 +124,6 @@ struct Options {
   bool quiet = false;
 };
 
-[[noreturn]] void die(const std::string& msg, int code = 2) {
-  std::fprintf(stderr, "recommend_load: %s\n", msg.c_str());
-  std::exit(code);
-}
-
-// utime + stime of a process in seconds (from /proc/PID/stat); -1 if unreadable.
-double cpu_seconds_of(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s;
-  if (!std::getline(f, s)) return -1;
-  auto p = s.rfind(')');
-  if (p == std::string::npos) return -1;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  unsigned long long ut = 0, st = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) ut = std::stoull(field);
-    if (i == 15) st = std::stoull(field);
-  }
-  return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // CPU seconds the whole machine spent busy (user, nice, system, irq, softirq,
 // steal; from the first line of /proc/stat); -1 if unreadable.
 double machine_busy_seconds() {
@@ -155,13 +136,6 @@ double machine_busy_seconds() {
   return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-template <class T>
-T parse_num(const std::string& opt, const std::string& s) {
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) die("bad value for " + opt + ": '" + s + "'");
-  return v;
-}
 
 double parse_double(const std::string& opt, const std::string& s) {
   char* end = nullptr;
@@ -688,6 +662,7 @@ void write_answers(const Options& o, const sockaddr_in& addr, const std::vector<
 }  // namespace
 
 int main(int argc, char** argv) {
+  pm::load::program_name = "recommend_load";
   Options o = parse_options(argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
   const sockaddr_in addr = resolve(o.host, o.port);

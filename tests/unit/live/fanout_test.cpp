@@ -365,5 +365,100 @@ TEST(FanOut, PropertyClientViewEqualsBruteForce) {
   std::cout << "overflows " << overflows << "\n";
 }
 
+// The daemon's path: one cut per tick for the ready subscribers. Twin fan-outs
+// fed the same updates, one cut with cut_ready (subscribers marked ready
+// again at random, several sharing a window), the other read one subscriber
+// at a time with take_frame: every frame is the same text, identical
+// subscribers share one body, and the picture equals the brute-force one.
+TEST(FanOut, CutReadyGivesEachSubscriberTheFrameTakeFrameWouldAndSharesBodies) {
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("PATROLMAP_SEED")) seed = std::strtoull(s, nullptr, 10);
+  std::cout << "seed " << seed << " (PATROLMAP_SEED to repeat)\n";
+  std::mt19937_64 rng(seed);
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+
+  const FanOutOptions opt{.max_pending = 80, .max_lag_ms = 1'000'000};
+  FanOut a(opt), b(opt);
+  constexpr uint32_t kUnitsN = 200;
+  std::vector<UnitState> latest;
+  for (uint32_t i = 0; i < kUnitsN; ++i) latest.push_back(unit(i, uni(-1.62, -0.40), uni(52.38, 52.99)));
+  a.publish_units(latest, kT0);
+  b.publish_units(latest, kT0);
+  const std::vector<Bbox> windows = {Bbox{}, Bbox{}, Bbox{}, kCity, kCity, Bbox{-1.0, 52.5, -0.5, 52.9}};
+  struct Client {
+    SubscriberId ia, ib;
+    Bbox bbox;
+    ClientView view;
+    uint64_t seq = 0;
+    bool ready = true;
+  };
+  std::vector<Client> clients;
+  for (const auto& w : windows)
+    clients.push_back({a.add_subscriber(w, kAllLayers, kT0), b.add_subscriber(w, kAllLayers, kT0), w, {}, 0, true});
+  size_t shared = 0, cuts = 0;
+  for (int round = 0; round < 300; ++round) {
+    EpochMs now = kT0 + round * 200;
+    std::vector<UnitState> batch;
+    for (size_t n = pick(60); n > 0; --n) {
+      UnitState& u = latest[pick(kUnitsN)];
+      u.lon += uni(-0.05, 0.05), u.lat += uni(-0.05, 0.05);
+      u.fix_time = now;
+      batch.push_back(u);
+    }
+    a.publish_units(batch, now);
+    b.publish_units(batch, now);
+    if (pick(5) == 0) {
+      uint64_t id = 1 + pick(3);
+      std::string json = R"({"id":)" + std::to_string(id) + R"(,"round":)" + std::to_string(round) + "}";
+      a.publish_alert(id, json, true, now);
+      b.publish_alert(id, json, true, now);
+    }
+    for (auto& c : clients)
+      if (pick(40) == 0) {
+        Bbox w = windows[pick(windows.size())];
+        c.bbox = w;
+        a.request_viewport(c.ia, w);
+        b.request_viewport(c.ib, w);
+      }
+    auto got = a.cut_ready(now);
+    std::map<SubscriberId, const FanOut::Cut*> by_sub;
+    std::map<const std::string*, int> uses;
+    for (const auto& cut : got) {
+      by_sub[cut.sub] = &cut;
+      ++uses[cut.body.get()];
+    }
+    for (auto& c : clients) {
+      if (!c.ready) {
+        ASSERT_EQ(by_sub.count(c.ia), 0u) << "a subscriber that is not ready was cut";
+        continue;
+      }
+      auto it = by_sub.find(c.ia);
+      std::string expect = b.take_frame(c.ib, c.seq + 1, now);
+      if (it == by_sub.end()) {
+        ASSERT_EQ(expect, "") << "seed " << seed << " round " << round;
+        continue;
+      }
+      ++cuts;
+      if (uses[it->second->body.get()] > 1) ++shared;
+      std::string text = FanOut::frame_prefix(it->second->snapshot, ++c.seq) + *it->second->body;
+      ASSERT_EQ(text, expect) << "seed " << seed << " round " << round;
+      c.view.apply(parse(text));
+      std::map<std::string, std::string> want;
+      for (const auto& u : latest)
+        if (c.bbox.contains(u.lon, u.lat)) want[u.id] = unit_json(u);
+      ASSERT_EQ(c.view.units, want) << "seed " << seed << " round " << round;
+      c.ready = false;
+    }
+    for (auto& c : clients)
+      if (!c.ready && pick(3) != 0) {
+        a.set_ready(c.ia);
+        c.ready = true;
+      }
+  }
+  std::cout << "cuts " << cuts << ", of them sharing a body " << shared << "\n";
+  EXPECT_GT(shared, cuts / 10) << "identical subscribers should share bodies";
+}
+
 }  // namespace
 }  // namespace pm::live

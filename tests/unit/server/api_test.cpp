@@ -201,3 +201,45 @@ TEST_F(ApiTest, MetricsAreprometheusText) {
 
 }  // namespace
 }  // namespace pm
+
+namespace pm {
+namespace {
+
+// The web pages: no token, right types, nothing outside the root, and the
+// API's own paths never answered from a file.
+TEST_F(ApiTest, ServesWebPagesWithoutAToken) {
+  auto files = std::make_shared<StaticFiles>();
+  files->add("/index.html", "<!doctype html>map");
+  files->add("/app.js", "export {}");
+  files->add("/api/v1/units", "shadow");  // a file must never hide an endpoint
+  Api web(ApiDeps{cfg_, clock_, metrics_, auth_, live_, *store_, *pipeline_, *rota_, "<html>", dispatch_.get(), files});
+  auto get = [&](http::verb m, std::string target, std::string if_none_match = {}) {
+    Request req{m, target, 11};
+    if (!if_none_match.empty()) req.set(http::field::if_none_match, if_none_match);
+    std::promise<Response> p;
+    web.handle(std::move(req), [&](Response&& r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  Response root = get(http::verb::get, "/");
+  EXPECT_EQ(root.result_int(), 200u);
+  EXPECT_EQ(root.body(), "<!doctype html>map");
+  EXPECT_EQ(root[http::field::content_type], "text/html; charset=utf-8");
+  EXPECT_EQ(root[http::field::cache_control], "no-cache");
+  Response js = get(http::verb::get, "/app.js?v=1");
+  EXPECT_EQ(js.result_int(), 200u);
+  EXPECT_EQ(js[http::field::content_type], "text/javascript; charset=utf-8");
+  Response head = get(http::verb::head, "/app.js");
+  EXPECT_EQ(head.result_int(), 200u);
+  EXPECT_EQ(head.body(), "");
+  EXPECT_EQ(head[http::field::content_length], "9");
+  Response again = get(http::verb::get, "/app.js", std::string(js[http::field::etag]));
+  EXPECT_EQ(again.result_int(), 304u);
+  EXPECT_EQ(get(http::verb::get, "/../app.js").result_int(), 404u);
+  EXPECT_EQ(get(http::verb::get, "/%2e%2e/etc/passwd").result_int(), 404u);
+  EXPECT_EQ(get(http::verb::get, "/missing.js").result_int(), 404u);
+  EXPECT_EQ(get(http::verb::get, "/api/v1/units").result_int(), 401u);
+  EXPECT_EQ(get(http::verb::post, "/app.js").result_int(), 404u);
+}
+
+}  // namespace
+}  // namespace pm

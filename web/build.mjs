@@ -1,0 +1,35 @@
+// Bundles the dispatcher page into dist/ (served by patrolmapd from http.web_root):
+// dist/index.html, dist/app.js, dist/app.css (the page's CSS and OpenLayers' ol.css).
+//   npm run build            one build
+//   node build.mjs --watch   rebuild on change
+//   NO_MINIFY=1 npm run build   readable output (profiling)
+import * as esbuild from 'esbuild';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, 'dist');
+const watch = process.argv.includes('--watch');
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+await copyFile(join(here, 'src', 'index.html'), join(dist, 'index.html'));
+
+const options = {
+  entryPoints: { app: join(here, 'src', 'main.js') },
+  outdir: dist,
+  bundle: true,
+  format: 'esm',
+  target: ['chrome100', 'firefox100', 'safari15'],
+  minify: !watch && !process.env.NO_MINIFY,
+  sourcemap: true,
+  legalComments: 'eof',
+  logLevel: 'info',
+};
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}
