@@ -86,11 +86,17 @@ test-integration: build-asan
 test-browser: web build-asan
 	cd $(ASAN) && ctest --output-on-failure -L browser
 
-# The daemon and the simulator its --demo starts.
+# The daemon, the simulator its --demo starts and the hot-spot proposer.
 build-daemon: deps $(RELEASE)/build.ninja
-	cmake --build $(RELEASE) -j $(JOBS) --target patrolmapd patrolsim
+	cmake --build $(RELEASE) -j $(JOBS) --target patrolmapd patrolsim hotspots
 
+# Hot spots from the October 2022 crime file inside the Rutland extract (tools/hotspots),
+# then the daemon with the demo data and the simulated fleet.
+RUTLAND_BBOX := -0.85,52.52,-0.39,52.77
 demo: deps data web build-daemon
+	@mkdir -p patrolmap-demo-data
+	$(RELEASE)/bin/hotspots --crime $(PATROLMAP_DATA)/crime/2022-10-leicestershire-street.csv \
+	  --bbox $(RUTLAND_BBOX) --min-per-year 36 --out patrolmap-demo-data/hotspots.geojson
 	$(RELEASE)/bin/patrolmapd --demo --listen 0.0.0.0:8080
 
 bench: data

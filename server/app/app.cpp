@@ -6,6 +6,8 @@
 #include <future>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "geo/area_index.hpp"
 #include "geo/osm_basemap.hpp"
@@ -269,6 +271,7 @@ struct App::Impl {
   std::vector<std::thread> threads;
   boost::asio::ip::tcp::endpoint http_endpoint;
   mutable std::mutex areas_mu;
+  std::mutex areas_load_mu;
   std::shared_ptr<const geo::AreaIndex> areas;
   std::shared_ptr<const std::vector<AreaFeature>> area_meta;  // GET /api/v1/areas
   std::unordered_map<std::string, bool> urban_flags;  // area id -> urban, where the area says
@@ -375,7 +378,7 @@ std::string App::add_token(Role role, const std::string& name, const std::string
   return token;
 }
 
-size_t App::load_areas_file(const std::string& path, const std::string& default_kind) {
+size_t App::load_areas_file(const std::string& path, const std::string& default_kind, bool replace) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read areas file " + path);
   std::stringstream ss;
@@ -383,13 +386,35 @@ size_t App::load_areas_file(const std::string& path, const std::string& default_
   std::string text = ss.str();
   std::vector<AreaProblem> problems;
   auto features = read_area_features(text, default_kind, problems);
+  for (const auto& p : problems) log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"reason", p.message}});
+  std::lock_guard load(impl_->areas_load_mu);  // one load at a time; readers keep the old set meanwhile
+  if (!replace) {
+    // Added to the areas loaded before; a new feature replaces one with its id.
+    std::shared_ptr<const std::vector<AreaFeature>> old;
+    {
+      std::lock_guard lock(impl_->areas_mu);
+      old = impl_->area_meta;
+    }
+    if (old) {
+      std::unordered_set<std::string> fresh;
+      for (const auto& f : features) fresh.insert(f.input.id);
+      std::vector<AreaFeature> merged;
+      for (const auto& f : *old)
+        if (!fresh.contains(f.input.id)) merged.push_back(f);
+      for (auto& f : features) merged.push_back(std::move(f));
+      features = std::move(merged);
+    }
+  }
   std::vector<geo::AreaInput> inputs;
   inputs.reserve(features.size());
   for (const auto& f : features) inputs.push_back(f.input);
   std::vector<geo::AreaError> errors;
   auto index = std::make_shared<geo::AreaIndex>(geo::AreaIndex::build(inputs, impl_->live.projection(), &errors));
-  for (const auto& p : problems) log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"reason", p.message}});
   for (const auto& e : errors) log::warn("areas", "invalid geometry skipped", {{"id", e.id}, {"reason", e.reason}});
+  // What GET /api/v1/areas shows is what was loaded: not the invalid ones.
+  std::unordered_set<std::string> bad;
+  for (const auto& e : errors) bad.insert(e.id);
+  std::erase_if(features, [&](const AreaFeature& f) { return bad.contains(f.input.id); });
   std::unordered_map<std::string, bool> urban;
   for (const auto& f : features)
     if (f.urban) urban[f.input.id] = *f.urban;

@@ -37,8 +37,11 @@ class App {
 
   // Creates a token through the store (blocking: not for I/O threads).
   std::string add_token(Role role, const std::string& name, const std::string& device = {});
-  // Loads GeoJSON areas from a file (the demo's Rutland parishes).
-  size_t load_areas_file(const std::string& path, const std::string& default_kind);
+  // Loads GeoJSON areas from a file (the demo's Rutland parishes and hot
+  // spots): instead of the areas loaded before, or added to them (`replace`
+  // false; a feature with an id already loaded replaces it). Returns the areas
+  // loaded in all; invalid geometries are skipped and logged.
+  size_t load_areas_file(const std::string& path, const std::string& default_kind, bool replace = true);
 
   Metrics& metrics();
   LiveState& live();

@@ -162,6 +162,12 @@ int main(int argc, char** argv) {
       } else {
         log::warn("demo", "Rutland parishes not found; set PATROLMAP_DATA", {{"file", parishes}});
       }
+      // Hot spots proposed from the crime file by tools/hotspots (make demo writes them).
+      std::string hotspots = cfg.data_dir + "/hotspots.geojson";
+      if (std::filesystem::exists(hotspots)) {
+        size_t n = app.load_areas_file(hotspots, "hotspot", false);
+        log::info("demo", "hot spots loaded", {{"file", hotspots}, {"areas", std::to_string(n)}});
+      }
       std::string dispatcher = app.add_token(Role::dispatcher, "demo-dispatcher");
       std::string gateway = app.add_token(Role::gateway, "demo-gateway");
       demo_fleet = start_demo_fleet(app, cfg, gateway, app.add_token(Role::dispatcher, "demo-fleet"),

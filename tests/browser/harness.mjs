@@ -8,7 +8,8 @@
 //   ... await shot(page, 'name');
 //   await closeAll(browser, h);
 //
-// Environment (set by tests/browser/CMakeLists.txt): PATROLMAPD (the daemon),
+// Environment (set by tests/browser/CMakeLists.txt): PATROLMAPD (the daemon; the
+// tools built beside it, patrolsim and hotspots, are found next to it),
 // PATROLMAP_REPO (source tree), PATROLMAP_SCREENSHOTS (where *.png go),
 // CHROMIUM (default /usr/bin/chromium).
 import { spawn, execFileSync } from 'node:child_process';
@@ -21,12 +22,12 @@ import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = process.env.PATROLMAP_REPO || resolve(here, '..', '..');
-const daemon = process.env.PATROLMAPD || join(repo, 'build', 'release', 'bin', 'patrolmapd');
+export const daemon = process.env.PATROLMAPD || join(repo, 'build', 'release', 'bin', 'patrolmapd');
 const screenshots = process.env.PATROLMAP_SCREENSHOTS || join(repo, 'build', 'artifacts', 'screenshots');
 // playwright-core is a devDependency of web/ (npm ci there installs it).
 const { chromium } = createRequire(join(repo, 'web', 'package.json'))('playwright-core');
 
-export async function startDaemon({ extra = [] } = {}) {
+export async function startDaemon({ extra = [], prepare = null } = {}) {
   const webRoot = join(repo, 'web', 'dist');
   if (!existsSync(join(webRoot, 'index.html'))) throw new Error(`${webRoot}/index.html missing: run make web`);
   const dataDir = mkdtempSync(join(tmpdir(), 'patrolmap-browser-'));
@@ -34,6 +35,7 @@ export async function startDaemon({ extra = [] } = {}) {
   const token = (role) =>
     execFileSync(daemon, ['tokens', 'add', '--data-dir', dataDir, '--role', role, '--name', `browser-${role}`], { encoding: 'utf8' }).trim();
   const tokens = { dispatcher: token('dispatcher'), gateway: token('gateway') };
+  if (prepare) prepare(dataDir);  // files the daemon reads at start (the demo's hot spots)
   const args = ['--listen', '127.0.0.1:0', '--nmea-listen', '127.0.0.1:0', '--lip-listen', '127.0.0.1:0', '--data-dir', dataDir,
     '--set', `http.web_root=${webRoot}`, '--set', 'ingest.registration=auto', ...extra];
   const proc = spawn(daemon, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -150,12 +150,9 @@ struct Options {
 Options parse_options(int argc, char** argv) {
   Options o;
   if (const char* t = std::getenv("PATROLMAP_TOKEN")) o.token = t;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
+  for (pm::load::Args args(argc, argv); args.next();) {
+    const std::string& a = args.opt();
+    auto value = [&] { return args.value(); };
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);

@@ -87,12 +87,9 @@ Options parse_options(int argc, char** argv) {
   Options o;
   if (const char* t = std::getenv("PATROLMAP_GATEWAY_TOKEN")) o.gateway_token = t;
   if (const char* t = std::getenv("PATROLMAP_STAFF_TOKEN")) o.staff_token = t;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return argv[++i];
-    };
+  for (pm::load::Args args(argc, argv); args.next();) {
+    const std::string& a = args.opt();
+    auto value = [&] { return args.value(); };
     if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);

@@ -68,6 +68,35 @@ T parse_num(const std::string& opt, const std::string& s) {
   return v;
 }
 
+// Walks the command line, option by option:
+//   for (Args args(argc, argv); args.next();) {
+//     if (args.opt() == "--port") o.port = args.num<int>(); ...
+class Args {
+ public:
+  Args(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  bool next() {
+    if (++i_ >= argc_) return false;
+    opt_ = argv_[i_];
+    return true;
+  }
+  const std::string& opt() const { return opt_; }
+  // The option's value (the next argument); a missing one is fatal.
+  std::string value() {
+    if (i_ + 1 >= argc_) die(opt_ + " needs a value");
+    return argv_[++i_];
+  }
+  template <class T>
+  T num() {
+    return parse_num<T>(opt_, value());
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  int i_ = 0;
+  std::string opt_;
+};
+
 // utime + stime of a process in seconds (from /proc/PID/stat); -1 if unreadable.
 inline double cpu_seconds_of(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");

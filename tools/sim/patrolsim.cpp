@@ -73,7 +73,7 @@ server
 
 scenario
   --scenario FILE          units (default <source>/tools/sim/scenarios/rutland.json)
-  --data DIR               shared data (default $PATROLMAP_DATA, else /work/shared/data)
+  --data DIR               shared data (default $PATROLMAP_DATA, else ../shared/data)
   --osm FILE               road network (default DATA/osm/rutland-latest.osm.pbf)
   --crime FILE             police.uk street CSV (default DATA/crime/2022-10-leicestershire-street.csv)
   --seed N                 random seed (default 1); the same seed gives the same pings
@@ -393,15 +393,12 @@ Options parse_options(int argc, char** argv) {
   if (const char* e = std::getenv("PATROLMAP_DISPATCHER_TOKEN")) o.dispatcher_token = e;
   if (const char* e = std::getenv("PATROLMAP_ADMIN_TOKEN")) o.admin_token = e;
   const char* data = std::getenv("PATROLMAP_DATA");
-  o.data = data && *data ? data : "/work/shared/data";
+  o.data = data && *data ? data : "../shared/data";  // as patrolmapd: the repo's sibling
   o.scenario = std::string(PATROLMAP_SOURCE_DIR) + "/tools/sim/scenarios/rutland.json";
   bool have_duration = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) die("option " + a + " needs a value");
-      return argv[++i];
-    };
+  for (pm::load::Args args(argc, argv); args.next();) {
+    const std::string& a = args.opt();
+    auto val = [&] { return args.value(); };
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
