@@ -52,6 +52,10 @@ pid_t start_demo_fleet(const pm::App& app, const pm::Config& cfg, const std::str
                                    "--token", gateway, "--dispatcher-token", dispatcher, "--admin-token", admin,
                                    "--data", data_root(), "--auto-dispatch", "--dispatch-delay-s", "60",
                                    "--incidents-per-hour", "6"};
+  if (std::string spots = cfg.data_dir + "/hotspots.geojson"; fs::exists(spots)) {
+    args.push_back("--hotspots");  // the fleet patrols them too
+    args.push_back(spots);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

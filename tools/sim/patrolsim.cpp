@@ -73,6 +73,8 @@ server
 
 scenario
   --scenario FILE          units (default <source>/tools/sim/scenarios/rutland.json)
+  --hotspots FILE          GeoJSON areas (tools/hotspots): each one's centre joins the beat
+                           of the unit patrolling nearest (foot officers within 3 km first)
   --data DIR               shared data (default $PATROLMAP_DATA, else ../shared/data)
   --osm FILE               road network (default DATA/osm/rutland-latest.osm.pbf)
   --crime FILE             police.uk street CSV (default DATA/crime/2022-10-leicestershire-street.csv)
@@ -348,7 +350,7 @@ struct Options {
   std::optional<HostPort> nmea, lip;
   std::string token, dispatcher_token, admin_token;
   bool setup = true;
-  std::string scenario, data, osm, crime;
+  std::string scenario, data, osm, crime, hotspots;
   uint64_t seed = 1;
   std::optional<EpochMs> start;
   double speedup = 1;
@@ -420,6 +422,8 @@ Options parse_options(int argc, char** argv) {
       o.admin_token = val();
     } else if (a == "--no-setup") {
       o.setup = false;
+    } else if (a == "--hotspots") {
+      o.hotspots = val();
     } else if (a == "--scenario") {
       o.scenario = val();
     } else if (a == "--data") {
@@ -1195,6 +1199,11 @@ int main(int argc, char** argv) {
 
   auto sc = pm::sim::parse_scenario(read_whole(o.scenario));
   if (!sc) die(sc.error());
+  if (!o.hotspots.empty()) {
+    auto centres = pm::sim::read_area_centres(read_whole(o.hotspots));
+    std::fprintf(stderr, "patrolsim: %zu hot spots from %s added to beats\n",
+                 pm::sim::assign_hotspots(*sc, centres, *proj), o.hotspots.c_str());
+  }
   // Incidents at crime locations on the simulated roads: inside the graph's extent and near a road.
   pm::sim::CrimeStats stats;
   const auto& ext = graph->extent();

@@ -156,6 +156,64 @@ bool UnitSpec::on_shift(EpochMs t) const {
   return m >= s || m < e;  // past midnight
 }
 
+std::vector<geo::LonLat> read_area_centres(std::string_view geojson) {
+  std::vector<geo::LonLat> out;
+  rapidjson::Document d;
+  d.Parse(geojson.data(), geojson.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("features") || !d["features"].IsArray()) return out;
+  for (const auto& f : d["features"].GetArray()) {
+    if (!f.IsObject() || !f.HasMember("geometry") || !f["geometry"].IsObject()) continue;
+    const auto& g = f["geometry"];
+    if (!g.HasMember("type") || !g["type"].IsString() || !g.HasMember("coordinates")) continue;
+    const rapidjson::Value* ring = nullptr;
+    const std::string_view type = g["type"].GetString();
+    const auto& c = g["coordinates"];
+    if (type == "Polygon" && c.IsArray() && !c.Empty()) ring = &c[0];
+    if (type == "MultiPolygon" && c.IsArray() && !c.Empty() && c[0].IsArray() && !c[0].Empty()) ring = &c[0][0];
+    if (!ring || !ring->IsArray() || ring->Size() < 4) continue;
+    double lon = 0, lat = 0;
+    rapidjson::SizeType n = ring->Size() - 1;  // the closing vertex repeats the first
+    bool ok = true;
+    for (rapidjson::SizeType i = 0; i < n; ++i) {
+      const auto& pt = (*ring)[i];
+      if (!pt.IsArray() || pt.Size() < 2 || !pt[0].IsNumber() || !pt[1].IsNumber()) {
+        ok = false;
+        break;
+      }
+      lon += pt[0].GetDouble();
+      lat += pt[1].GetDouble();
+    }
+    if (ok) out.push_back({lon / n, lat / n});
+  }
+  return out;
+}
+
+std::size_t assign_hotspots(Scenario& sc, const std::vector<geo::LonLat>& hotspots, const geo::Projection& proj,
+                            double foot_reach_m) {
+  std::size_t added = 0;
+  for (const auto& h : hotspots) {
+    const geo::XY p = proj.forward(h);
+    UnitSpec* best = nullptr;
+    UnitSpec* best_foot = nullptr;
+    double d_best = 1e300, d_foot = 1e300;
+    for (auto& u : sc.units) {
+      if (u.beat_points.empty()) continue;
+      double d = 1e300;
+      for (const auto& b : u.beat_points) {
+        const geo::XY q = proj.forward(b);
+        d = std::min(d, std::hypot(q.x - p.x, q.y - p.y));
+      }
+      if (d < d_best) best = &u, d_best = d;
+      if (u.mobility() == Mobility::walk && d < d_foot) best_foot = &u, d_foot = d;
+    }
+    UnitSpec* to = best_foot && d_foot <= foot_reach_m ? best_foot : best;
+    if (!to) continue;
+    to->beat_points.push_back(h);
+    ++added;
+  }
+  return added;
+}
+
 Expected<Scenario, std::string> parse_scenario(std::string_view json) {
   using Err = Unexpected<std::string>;
   rapidjson::Document d;

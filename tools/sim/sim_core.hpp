@@ -70,6 +70,18 @@ struct Scenario {
   std::vector<UnitSpec> units;
 };
 
+// The centres of the areas in a GeoJSON FeatureCollection (hot spots from
+// tools/hotspots): the mean of each feature's outer ring vertices (without the
+// closing one). Features without a polygon are skipped.
+std::vector<geo::LonLat> read_area_centres(std::string_view geojson);
+
+// Adds each hot spot to the beat of the unit that patrols nearest to it
+// (among units with beat points, foot officers and PCSOs first when one is
+// within `foot_reach_m`), so the shift patrols the hot spots too, with the
+// same 10-15 minute stops as at beat points. Returns how many were added.
+std::size_t assign_hotspots(Scenario& sc, const std::vector<geo::LonLat>& hotspots, const geo::Projection& proj,
+                            double foot_reach_m = 3000);
+
 // Parses the JSON scenario format (tools/sim/scenarios/rutland.json shows every field).
 [[nodiscard]] Expected<Scenario, std::string> parse_scenario(std::string_view json);
 // "07:00" -> 420; nullopt when malformed.

@@ -473,4 +473,47 @@ TEST(SimFleet, VehiclesStayOnTheRoads) {
   EXPECT_LT(max_speed, 40.0);  // nobody faster than 0.8 x 70 mph (25 m/s)... plus margin for 5 m of noise
 }
 
+// Hot spots join the beats: F1 (foot, Oakham) takes H1 although car C1 patrols
+// 70 m from it, because F1 is within 3 km (1.8 km); H2, 11-20 km from every
+// beat, goes to the nearest beat of any unit (C1, 11 km); H3 is 100 m from F2.
+TEST(SimHotspots, EachJoinsTheBeatThatPatrolsNearest) {
+  auto proj = pm::geo::Projection::create();
+  ASSERT_TRUE(proj) << proj.error();
+  Scenario sc;
+  auto unit = [](const char* id, const char* type, pm::geo::LonLat beat) {
+    UnitSpec u;
+    u.id = id;
+    u.type = type;
+    u.beat_points = {beat};
+    return u;
+  };
+  sc.units = {unit("F1", "foot", {-0.727, 52.670}), unit("C1", "car", {-0.700, 52.670}),
+              unit("F2", "pcso", {-0.723, 52.587})};
+  UnitSpec roaming;  // centre and radius, no beat: never given hot spots
+  roaming.id = "R1";
+  roaming.type = "car";
+  roaming.center = pm::geo::LonLat{-0.701, 52.670};
+  roaming.radius_m = 2000;
+  sc.units.push_back(roaming);
+  const pm::geo::LonLat h1{-0.701, 52.670}, h2{-0.600, 52.750}, h3{-0.724, 52.588};
+  EXPECT_EQ(assign_hotspots(sc, {h1, h2, h3}, *proj), 3u);
+  EXPECT_EQ(sc.units[0].beat_points, (std::vector<pm::geo::LonLat>{{-0.727, 52.670}, h1}));
+  EXPECT_EQ(sc.units[1].beat_points, (std::vector<pm::geo::LonLat>{{-0.700, 52.670}, h2}));
+  EXPECT_EQ(sc.units[2].beat_points, (std::vector<pm::geo::LonLat>{{-0.723, 52.587}, h3}));
+  EXPECT_TRUE(sc.units[3].beat_points.empty());
+}
+
+TEST(SimHotspots, AreaCentresAreTheMeanOfTheOuterRing) {
+  auto c = read_area_centres(R"({"type":"FeatureCollection","features":[
+    {"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[0,2],[0,0]]]}},
+    {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[5,5]}},
+    {"type":"Feature","properties":{},"geometry":{"type":"MultiPolygon","coordinates":[[[[10,10],[12,10],[11,13],[10,10]]]]}}]})");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_DOUBLE_EQ(c[0].lon, 1);
+  EXPECT_DOUBLE_EQ(c[0].lat, 1);
+  EXPECT_DOUBLE_EQ(c[1].lon, 11);
+  EXPECT_DOUBLE_EQ(c[1].lat, 11);
+  EXPECT_TRUE(read_area_centres("not json").empty());
+}
+
 }  // namespace
