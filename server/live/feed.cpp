@@ -114,6 +114,11 @@ void LiveFeed::seed() {
 }
 
 void LiveFeed::on_fixes(std::span<const Fix> fixes, std::span<const uint8_t> stored) {
+  std::lock_guard lock(mu_);
+  if (fan_.subscriber_count() == 0) {
+    units_stale_ = true;  // nobody to tell, nothing done per fix; the next subscriber gets a republish
+    return;
+  }
   thread_local std::vector<uint32_t> units;
   units.clear();
   for (size_t i = 0; i < fixes.size(); ++i)
@@ -121,11 +126,6 @@ void LiveFeed::on_fixes(std::span<const Fix> fixes, std::span<const uint8_t> sto
   if (units.empty()) return;
   std::sort(units.begin(), units.end());
   units.erase(std::unique(units.begin(), units.end()), units.end());
-  std::lock_guard lock(mu_);
-  if (fan_.subscriber_count() == 0) {
-    units_stale_ = true;  // nobody to tell; the next subscriber gets a republish
-    return;
-  }
   publish_units_locked(units, false);
 }
 
