@@ -199,5 +199,55 @@ TEST(Simulator, DryRunsWithTheSameSeedAreIdentical) {
   EXPECT_NE(a, c);
 }
 
+// Load mode (benchmarks): N units on random walks at a rate over one channel.
+// Every channel's pings reach the daemon: the count patrolsim reports sent is
+// what the daemon counts accepted on that channel (loopback, no loss at this
+// rate), and every unit shows up.
+TEST(Simulator, LoadModeDeliversEveryChannel) {
+  TestServer s({{"ingest.registration", "auto"}}, /*real_clock=*/true);
+  const std::string gateway = s.token(Role::gateway);
+  TempDir tmp;
+  // (Load mode sends OsmAnd timestamps in milliseconds: in whole seconds, as
+  // Traccar Client does, a device pinging at 2 Hz would repeat a second and
+  // the daemon would rightly reject duplicates.)
+  struct Case {
+    std::string channel, counted;
+    int rate;
+  };
+  for (const auto& [channel, counted, rate] : std::vector<Case>{{"json", "json", 2},
+                                                                 {"nmea", "nmea_udp", 2},
+                                                                 {"lip", "lip_udp", 2},
+                                                                 {"pei", "pei_tcp", 2},
+                                                                 {"osmand", "osmand", 2}}) {
+    SCOPED_TRACE(channel);
+    SimRun r = run_patrolsim({"--server", "127.0.0.1:" + std::to_string(s.port()), "--nmea",
+                              "127.0.0.1:" + std::to_string(s.app().nmea_port()), "--lip",
+                              "127.0.0.1:" + std::to_string(s.app().lip_port()), "--token", gateway, "--load", "200",
+                              "--rate", std::to_string(rate), "--channel", channel, "--duration", "3", "--seed", "7",
+                              "--data", test::data_dir()},
+                             tmp.path() + "/" + channel + ".err", 60s);
+    ASSERT_FALSE(r.timed_out) << r.err;
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto at = r.err.find("done: ");
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const long sent = std::strtol(r.err.c_str() + at + 6, nullptr, 10);
+    EXPECT_GE(sent, 200 * rate * 3 * 8 / 10) << r.err;  // about units x rate x seconds
+    EXPECT_NE(r.err.find("errors 0"), std::string::npos) << r.err;
+    // UDP and TCP pings are committed asynchronously: wait for the count.
+    std::optional<double> accepted;
+    for (int i = 0; i < 100; ++i) {
+      accepted = metric(s.metrics_page(), "patrolmap_pings_accepted_total{channel=\"" + counted + "\"}");
+      if (accepted && *accepted >= static_cast<double>(sent)) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(accepted.has_value());
+    EXPECT_EQ(static_cast<long>(*accepted), sent) << r.err;
+  }
+  // Radios (lip, pei) are ISSIs 3000000-3000199, the other devices SIM-000000-199:
+  // the same 200 units per kind whatever the channel, 400 in all.
+  auto health = parse_json(s.request("GET", "/healthz").body);
+  EXPECT_EQ(health["live_units"].GetInt(), 400);
+}
+
 }  // namespace
 }  // namespace pm::itest

@@ -1149,7 +1149,8 @@ int run_load(const Options& o, const pm::geo::RoadGraph& g, const pm::geo::Proje
       } else if (o.channel == "pei") {
         ok = pei.send(pm::sim::pei_report(id, pm::sim::encode_lip_short(fx, 129)));
       } else {
-        auto r = http.request("GET", "/osmand?" + pm::sim::encode_osmand_query(fx) + "&token=" + o.token, "", "");
+        // Milliseconds: load rates above 1 Hz would repeat a second (duplicates).
+        auto r = http.request("GET", "/osmand?" + pm::sim::encode_osmand_query(fx, true) + "&token=" + o.token, "", "");
         ok = r.status == 200;
       }
       if (ok)

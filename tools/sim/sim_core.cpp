@@ -503,9 +503,9 @@ std::string pei_report(std::string_view issi, std::string_view hex, std::string_
          "\r\n" + std::string(hex) + "\r\n";
 }
 
-std::string encode_osmand_query(const WireFix& f) {
+std::string encode_osmand_query(const WireFix& f, bool millis) {
   std::string q = "id=" + f.device + "&lat=" + fmt("%.7f", f.lat) + "&lon=" + fmt("%.7f", f.lon) +
-                  "&timestamp=" + std::to_string(f.t / 1000) + "&speed=" + fmt("%.2f", f.speed_mps * 3600.0 / 1852.0) +
+                  "&timestamp=" + std::to_string(millis ? f.t : f.t / 1000) + "&speed=" + fmt("%.2f", f.speed_mps * 3600.0 / 1852.0) +
                   "&bearing=" + fmt("%.1f", f.heading_deg) + "&accuracy=" + fmt("%.1f", f.accuracy_m);
   if (f.emergency) q += "&alarm=sos";
   return q;

@@ -146,7 +146,9 @@ std::string lip_datagram(std::string_view issi, std::string_view hex);
 std::string pei_report(std::string_view issi, std::string_view hex, std::string_view dst_issi = "9999");
 // The query string of GET /osmand (no token): id, lat, lon, timestamp (epoch
 // seconds), speed (knots), bearing, accuracy.
-std::string encode_osmand_query(const WireFix& f);
+// `millis`: epoch milliseconds, as OsmAnd itself sends them (Traccar Client
+// sends seconds, the default; a device pinging faster than 1 Hz needs millis).
+std::string encode_osmand_query(const WireFix& f, bool millis = false);
 
 // ------------------------------------------------------------------ crime CSV
 

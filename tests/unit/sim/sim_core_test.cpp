@@ -200,7 +200,11 @@ TEST(SimEncoders, OsmandQueryRoundTrips) {
     ASSERT_EQ(out.pings.size(), 1u) << encode_osmand_query(f);
     const auto& p = out.pings[0];
     EXPECT_EQ(p.device, "APP-RP02");
-    EXPECT_EQ(p.t, f.t / 1000 * 1000);  // epoch seconds, as the apps send
+    EXPECT_EQ(p.t, f.t / 1000 * 1000);  // epoch seconds, as Traccar Client sends
+    pm::DecodedPings ms;
+    pm::decode_osmand_query(encode_osmand_query(f, true), 0, ms);
+    ASSERT_EQ(ms.pings.size(), 1u);
+    EXPECT_EQ(ms.pings[0].t, f.t);  // epoch milliseconds, as OsmAnd sends
     EXPECT_NEAR(p.lat, f.lat, 1e-7);
     EXPECT_NEAR(p.lon, f.lon, 1e-7);
     EXPECT_NEAR(p.speed_mps, f.speed_mps, 0.005 * pm::kMpsPerKnot + 1e-6);
