@@ -9,6 +9,8 @@
 // malformed JSON: tests should fail loudly on broken fixtures.
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -72,6 +74,22 @@ inline std::vector<geo::AreaInput> load_areas(const std::string& path, const cha
     f.Parse(line.c_str());
     if (f.HasParseError()) throw std::runtime_error("bad GeoJSON line in " + path);
     out.push_back(read_feature(f, id_property));
+  }
+  return out;
+}
+
+// Every ward file (named E05...) in a directory, in name order, one area per
+// ward: the Leicester city wards of <data>/boundaries/leicester-city.
+inline std::vector<geo::AreaInput> load_ward_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().starts_with("E05")) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<geo::AreaInput> out;
+  for (const auto& f : files) {
+    auto v = load_areas(f, "wd19cd");
+    out.insert(out.end(), v.begin(), v.end());
   }
   return out;
 }

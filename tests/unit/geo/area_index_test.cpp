@@ -32,19 +32,7 @@ Projection bng() {
 
 std::string city_dir() { return test::data_dir() + "/boundaries/leicester-city"; }
 
-std::vector<AreaInput> city_wards() {
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(city_dir())) {
-    if (e.path().filename().string().starts_with("E05")) files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<AreaInput> out;
-  for (const auto& f : files) {
-    auto v = test::load_areas(f, "wd19cd");
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
+std::vector<AreaInput> city_wards() { return test::load_ward_files(city_dir()); }
 
 // Independent oracle: the same projected rings handed to GEOS directly.
 class GeosOracle {

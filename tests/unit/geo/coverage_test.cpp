@@ -424,19 +424,7 @@ struct OracleArea {
   }
 };
 
-std::vector<AreaInput> leicester_wards() {
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(test::data_dir() + "/boundaries/leicester-city")) {
-    if (e.path().filename().string().starts_with("E05")) files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<AreaInput> out;
-  for (const auto& f : files) {
-    auto v = test::load_areas(f, "wd19cd");
-    out.insert(out.end(), v.begin(), v.end());
-  }
-  return out;
-}
+std::vector<AreaInput> leicester_wards() { return test::load_ward_files(test::data_dir() + "/boundaries/leicester-city"); }
 
 TEST(Coverage, LeicesterWardsAgreeWithDenseSampling) {
   const auto wards = leicester_wards();
