@@ -127,6 +127,7 @@ struct App::Impl {
     so.queue_max_pings = cfg.store_queue_max_pings;
     so.max_txn_pings = cfg.store_max_txn_pings;
     so.snapshot_interval_s = cfg.store_snapshot_interval_s;
+    so.track_chunk_s = cfg.store_track_chunk_s;
     store = Store::open(so, metrics);
     store->load(live);
     metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
