@@ -159,6 +159,27 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
   return std::nullopt;
 }
 
+std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {
+  auto del = db.prepare("DELETE FROM fixes WHERE rowid IN (SELECT rowid FROM fixes WHERE t < ? ORDER BY t LIMIT ?)");
+  if (!del.ok()) return del.error();
+  del.bind(1, cutoff_ms).bind(2, max_rows);
+  if (del.step() != SQLITE_DONE) return "retention: " + db.errmsg();
+  const int64_t deleted = db.changes();
+  if (deleted > 0) return deleted;
+  // Per unit through the primary key (unit, t_first): no scan of all chunks.
+  // A chunk spans at most an hour, so t_first < cutoff bounds the range.
+  auto units = db.prepare("SELECT DISTINCT unit FROM track_chunks");
+  auto chunks = db.prepare("DELETE FROM track_chunks WHERE unit = ? AND t_first < ? AND t_last < ?");
+  if (!units.ok() || !chunks.ok()) return "retention: " + db.errmsg();
+  while (units.step() == SQLITE_ROW) {
+    chunks.bind(1, units.i64(0)).bind(2, cutoff_ms).bind(3, cutoff_ms);
+    int rc = chunks.step();
+    chunks.reset();
+    if (rc != SQLITE_DONE) return "retention: " + db.errmsg();
+  }
+  return int64_t{0};
+}
+
 std::optional<std::string> Store::write_chunks(bool& more) {
   if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
   auto e = pack_track_chunks(db_, kChunkBatchRows, more);

@@ -144,6 +144,13 @@ std::vector<RotaRow> load_rota_rows(sql::Db& db);
 // transaction. Exposed for tests and the `chunks rebuild` path.
 std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more);
 
+// Retention (store.retention_days): deletes at most `max_rows` fixes with
+// t < cutoff_ms (oldest first, through the (t, device) index) and, once no
+// such fix remains, the track chunks that end before cutoff_ms. Run inside a
+// WriteJob, one small batch per job so ping commits interleave. Returns the
+// number of fixes deleted (0: nothing older is left) or an error.
+std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows);
+
 // Schema creation shared with the `tokens add` command.
 std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync);
 

@@ -218,5 +218,54 @@ TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   EXPECT_LE(st.i64(3), 3'600'000);             // no chunk spans more than an hour
 }
 
+TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
+  test::TempDir dir;
+  const int64_t day = 86'400'000, now = 1'763'800'000'000, cutoff = now - 365 * day;
+  std::vector<RawPing> old_pings, new_pings;
+  for (int i = 0; i < 120; ++i) {  // 120 fixes a minute apart, ending an hour before the cutoff
+    RawPing p;
+    p.device = "R1";
+    p.t = cutoff - 3'600'000 - (120 - i) * 60'000;
+    p.lat = 52.6;
+    p.lon = -0.8;
+    old_pings.push_back(p);
+    p.t = cutoff + 1 + i * 60'000;  // just inside retention: kept
+    new_pings.push_back(p);
+  }
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir.path(), live);
+    run.put(old_pings);
+    run.put(new_pings);
+    run.store->stop();
+  }
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  auto count = [&](std::string_view q) {
+    auto st = db.prepare(q);
+    EXPECT_EQ(st.step(), SQLITE_ROW);
+    return st.i64(0);
+  };
+  const int64_t chunks_before = count("SELECT COUNT(*) FROM track_chunks");
+  ASSERT_GE(chunks_before, 3);  // 2 h of old fixes + 2 h of new: at least one chunk each side
+  std::vector<int64_t> batches;
+  for (;;) {
+    auto r = delete_expired(db, cutoff, 50);
+    ASSERT_TRUE(std::holds_alternative<int64_t>(r)) << std::get<std::string>(r);
+    batches.push_back(std::get<int64_t>(r));
+    if (batches.back() == 0) break;
+  }
+  EXPECT_EQ(batches, (std::vector<int64_t>{50, 50, 20, 0}));  // 120 old fixes in batches of 50
+  EXPECT_EQ(count("SELECT COUNT(*) FROM fixes"), 120);
+  EXPECT_EQ(count("SELECT MIN(t) FROM fixes"), cutoff + 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM track_chunks WHERE t_last < " + std::to_string(cutoff)), 0);
+  EXPECT_EQ(count("SELECT SUM(n) FROM track_chunks"), 120);  // the recent chunks are whole
+  TrackQuery q(db);
+  std::vector<TrackPoint> got;
+  ASSERT_TRUE(q.load(0, cutoff - 2 * day, now, got));
+  ASSERT_EQ(got.size(), 120u);
+  EXPECT_EQ(got.front().t, cutoff + 1);
+}
+
 }  // namespace
 }  // namespace pm
