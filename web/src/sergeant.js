@@ -141,6 +141,7 @@ async function loadReport() {
   const span = `${localTime(answer.from)} - ${localTime(answer.to)}`;
   reportState.textContent = `${span} (${answer.source}) · updated ${new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}`;
   renderTable();
+  if (state.rows.some((r) => !areaFeature(r.id))) await reloadAreas();  // loaded since
   if (areasLayer) areasLayer.changed();
   if (state.selected) loadVisits(state.selected);
 }
@@ -213,6 +214,21 @@ function areaStyleFor(f) {
       fill: new Fill({ color: '#111' }), stroke: new Stroke({ color: 'rgba(255,255,255,0.9)', width: 3 }),
     }),
   })];
+}
+
+// (Re)loads the areas (GET /api/v1/areas): at start, and when a report names
+// an area the map does not have (areas loaded since). One reload at a time.
+let areasReload = null;
+function reloadAreas() {
+  areasReload ||= (async () => {
+    const old = areasLayer;
+    const layer = await addAreas(map, { style: areaStyleFor });
+    if (layer) {
+      if (old) map.removeLayer(old);
+      areasLayer = layer;
+    }
+  })().finally(() => { areasReload = null; });
+  return areasReload;
 }
 
 function areaFeature(id) {
@@ -328,7 +344,8 @@ async function loadVisits(id) {
 function setBadge(s) {
   showBadge(badge, s);
   if (s === 'signed_out') signIn('The server refused the token. Sign in again.');
-  if (s === 'live' && !started) begin();
+  // Live again after a sign-in or a reconnect: the report may be stale.
+  if (s === 'live') started ? loadReport() : begin();
 }
 
 const session = wireSession({
@@ -360,7 +377,7 @@ const signIn = session.signIn;
 async function begin() {
   started = true;
   fitBasemap(map, await addBasemap(map, { tiles: params.get('tiles') }), params);
-  areasLayer = await addAreas(map, { style: areaStyleFor });
+  await reloadAreas();
   try {
     await loadShifts();
   } catch (e) {
@@ -384,7 +401,7 @@ document.getElementById('csv').addEventListener('click', async () => {
   const q = reportQuery(w);
   q.set('format', 'csv');
   const a = state.answer;
-  const stamp = (iso) => (iso || '').slice(0, 16).replace(/[:T]/g, '');
+  const stamp = (iso) => (iso || '').slice(0, 16).replace(/[-:T]/g, '');
   try {
     await downloadFile('/api/v1/reports/coverage?' + q, `coverage-${w.kind || 'all'}-${stamp(a ? a.from : w.from)}.csv`);
   } catch (e) {
