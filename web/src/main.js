@@ -147,8 +147,6 @@ map.on('singleclick', (ev) => {
   creator.open(lon, lat);
 });
 
-followViewport(map, feed);
-
 const session = wireSession({
   why: 'Paste a dispatcher token.',
   feedOptions: { bbox, onSnapshot: applySnapshot, onDelta: applyDelta },
@@ -161,6 +159,7 @@ const session = wireSession({
 });
 const signIn = session.signIn;
 const feed = session.feed;
+followViewport(map, feed);
 
 // The basemap and areas, once the token is known to be good (the feed is live).
 async function loadLayers() {
