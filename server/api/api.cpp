@@ -99,6 +99,32 @@ std::string_view api_util::query_param(std::string_view target, std::string_view
   return {};
 }
 
+std::vector<std::string_view> api_util::query_params(std::string_view target, std::string_view name) {
+  std::vector<std::string_view> out;
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=')
+      out.push_back(kv.substr(name.size() + 1));
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+  }
+  return out;
+}
+
+std::optional<EpochMs> api_util::parse_time_param(std::string_view decoded) {
+  if (decoded.empty()) return std::nullopt;
+  if (decoded.find_first_not_of("0123456789") == std::string_view::npos && decoded.size() <= 15) {
+    EpochMs v = 0;
+    auto [p, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), v);
+    if (ec == std::errc() && p == decoded.data() + decoded.size()) return v;
+    return std::nullopt;
+  }
+  return parse_iso8601(decoded);
+}
+
 namespace {
 
 void write_outcome(Writer& w, const IngestOutcome& o) {
@@ -189,11 +215,12 @@ void Api::handle(Request&& req, Respond respond) {
   enum class Ep {
     none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
     incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack,
-    basemap, basemap_layer, areas
+    basemap, basemap_layer, areas, shifts, coverage, coverage_visits
   } ep = Ep::none;
   constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
   // The route table: exact paths, or prefix + {id} + suffix (first match wins).
   constexpr RoleSet admin = role_bit(Role::admin), sergeant = role_bit(Role::sergeant);
+  constexpr RoleSet reports = sergeant | role_bit(Role::manager) | admin;
   constexpr auto get = http::verb::get, post = http::verb::post, put = http::verb::put;
   struct Entry {
     std::string_view prefix, suffix;  // suffix "" and exact: the whole path
@@ -225,6 +252,9 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}}},
       {"/api/v1/basemap", "", true, Ep::basemap, {{get, kStaff}}},
       {"/api/v1/basemap/", "", false, Ep::basemap_layer, {{get, kStaff}}},
+      {"/api/v1/shifts", "", true, Ep::shifts, {{get, kStaff}}},
+      {"/api/v1/reports/coverage", "", true, Ep::coverage, {{get, reports}}},
+      {"/api/v1/reports/coverage/visits", "", true, Ep::coverage_visits, {{get, reports}}},
   };
   std::initializer_list<Route> routes;
   for (const auto& e : kTable) {
@@ -314,6 +344,9 @@ void Api::handle(Request&& req, Respond respond) {
       if (!blob) return fail(Errc::not_found, "no basemap layer " + std::string(id));
       return respond(basemap_response(*blob, req));
     }
+    case Ep::shifts: return respond(get_shifts(req));
+    case Ep::coverage: return get_coverage(req, std::move(respond));
+    case Ep::coverage_visits: return get_coverage_visits(req, std::move(respond));
     case Ep::none: break;
   }
   fail(Errc::internal);

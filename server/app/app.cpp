@@ -15,6 +15,7 @@
 #include "server/api/api.hpp"
 #include "server/api/basemap_api.hpp"
 #include "server/areas/geojson.hpp"
+#include "server/coverage/service.hpp"
 #include "server/dispatch/road_eta.hpp"
 #include "server/dispatch/service.hpp"
 #include "server/live/feed.hpp"
@@ -129,6 +130,7 @@ struct App::Impl {
     so.snapshot_interval_s = cfg.store_snapshot_interval_s;
     store = Store::open(so, metrics);
     store->load(live);
+    reader = std::make_unique<StoreReader>(cfg.data_dir, cfg.report_threads, cfg.report_queue_max, metrics);
     metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
     pipeline = std::make_unique<Pipeline>(cfg, *clock, metrics, live, *store);
     rota = std::make_unique<RotaService>(*clock, live, *store, [this](uint32_t unit, UnitStatus st) {
@@ -164,11 +166,13 @@ struct App::Impl {
         live::FanOutOptions{.max_pending = cfg.live_max_pending, .max_lag_ms = cfg.live_max_lag_ms}, cfg.live_flush_ms,
         *dispatch, *clock);
     feed->seed();
+    coverage = std::make_unique<CoverageService>(cfg, *clock, live, metrics);
     dispatch->set_listener([this](const std::vector<dispatch::Event>& events) { feed->on_events(events); });
     pipeline->set_hooks(
         [this](std::span<const Fix> f, std::span<const uint8_t> s) {
           dispatch->on_fixes(f, s);
           feed->on_fixes(f, s);
+          coverage->on_fixes(f, s);
         },
         [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
     // The web pages are read into memory once (server/api/static_files.hpp);
@@ -186,7 +190,8 @@ struct App::Impl {
                                         dispatch.get(), std::move(web), std::move(basemap), [this] {
                                           std::lock_guard lock(areas_mu);
                                           return area_meta;
-                                        }});
+                                        },
+                                        reader.get(), coverage.get()});
     // The first I/O thread runs `ioc` (device servers, timers, HTTP); each
     // further one runs its own context that serves HTTP connections only.
     std::vector<boost::asio::io_context*> http_contexts{&ioc};
@@ -217,11 +222,13 @@ struct App::Impl {
   LiveState live;
   Auth auth;
   std::unique_ptr<Store> store;
+  std::unique_ptr<StoreReader> reader;  // report, replay and export queries
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<RotaService> rota;
   std::unique_ptr<dispatch::GraphRoadEta> road_eta;  // outlives `dispatch`, which points at it
   std::unique_ptr<dispatch::DispatchService> dispatch;
   std::unique_ptr<live::LiveFeed> feed;
+  std::unique_ptr<CoverageService> coverage;
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
   std::vector<std::unique_ptr<boost::asio::io_context>> more_iocs;  // I/O threads 2..n, HTTP only
@@ -294,6 +301,14 @@ void App::start() {
     log::info("auth", "tokens loaded", {{"count", std::to_string(i.auth.size())}});
   });
   i.feed->start();
+  i.coverage->start(i.cfg.data_dir, [&i](std::vector<PatrolGap> gaps) {
+    dispatch::cmd::PatrolGaps c;
+    c.shift_start = i.coverage->shifts().at(i.clock->now_ms()).start_ms;
+    for (auto& g : gaps)
+      c.overdue.push_back({std::move(g.area), std::move(g.name), g.lat, g.lon, g.unvisited_s, g.max_gap_minutes,
+                           g.last_visit_end_ms ? static_cast<EpochMs>(*g.last_visit_end_ms) : 0});
+    i.dispatch->patrol_gaps(std::move(c));
+  });
   i.server->start();
   i.nmea->start();
   i.lip->start();
@@ -343,6 +358,8 @@ void App::stop() {
     for (auto& c : i.more_iocs) c->stop();
     for (auto& t : i.threads) t.join();
   }
+  i.coverage->stop();
+  i.reader->stop();
   i.store->stop();
   i.stop_cv.notify_all();
 }
@@ -418,10 +435,14 @@ size_t App::load_areas_file(const std::string& path, const std::string& default_
   std::unordered_map<std::string, bool> urban;
   for (const auto& f : features)
     if (f.urban) urban[f.input.id] = *f.urban;
-  std::lock_guard lock(impl_->areas_mu);
-  impl_->areas = index;
-  impl_->area_meta = std::make_shared<const std::vector<AreaFeature>>(std::move(features));
-  impl_->urban_flags = std::move(urban);
+  auto meta = std::make_shared<const std::vector<AreaFeature>>(std::move(features));
+  {
+    std::lock_guard lock(impl_->areas_mu);
+    impl_->areas = index;
+    impl_->area_meta = meta;
+    impl_->urban_flags = std::move(urban);
+  }
+  impl_->coverage->set_areas(index, meta);  // under areas_load_mu: sets arrive in load order
   return index->size();
 }
 

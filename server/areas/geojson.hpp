@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "geo/area_index.hpp"
+#include "geo/coverage.hpp"
 
 namespace pm {
 
@@ -22,6 +23,7 @@ struct AreaFeature {
   std::string kind;
   std::string parent;
   std::optional<bool> urban;  // the `urban` property, where given (grade-1 targets)
+  std::optional<geo::PatrolTarget> target;  // the `target` property, where given (per shift)
 };
 
 struct AreaProblem {

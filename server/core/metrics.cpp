@@ -110,6 +110,13 @@ std::string Metrics::render() const {
           ws_closed_slow.load());
   counter("patrolmap_websocket_closed_refused_total",
           "Live-map clients closed for a bad or missing token or a bad message.", ws_closed_refused.load());
+  counter("patrolmap_report_queries_total", "Report, replay and export queries run off the I/O threads.",
+          report_jobs.load());
+  line("# HELP %s %s\n# TYPE %s counter\n%s %.6f\n", "patrolmap_report_query_seconds_total",
+       "Time spent running those queries.", "patrolmap_report_query_seconds_total",
+       "patrolmap_report_query_seconds_total", static_cast<double>(report_seconds_us.load()) / 1e6);
+  counter("patrolmap_report_rejected_total", "Report queries refused because the query queue was full (503).",
+          report_rejected.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());
   counter("patrolmap_handler_exceptions_total", "Exceptions caught at a handler edge.", handler_exceptions.load());
   counter("patrolmap_udp_receive_drops_total", "UDP datagrams the kernel dropped because the receive buffer was full.",

@@ -55,6 +55,9 @@ class Metrics {
   std::atomic<uint64_t> ws_snapshots{0};        // of them, snapshots
   std::atomic<uint64_t> ws_closed_slow{0};      // clients that stopped reading
   std::atomic<uint64_t> ws_closed_refused{0};   // bad token, bad message
+  std::atomic<uint64_t> report_jobs{0};         // report/replay queries run by the store reader
+  std::atomic<uint64_t> report_seconds_us{0};   // their total run time
+  std::atomic<uint64_t> report_rejected{0};     // refused: reader queue full (503)
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
   std::atomic<uint64_t> udp_receive_drops{0};  // datagrams the kernel dropped: receive buffer full
