@@ -6,6 +6,7 @@
 //   import-areas --geojson ward.geojsonl --kind microbeat --target-visits 2 --target-minutes 30 --out -
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
@@ -42,7 +43,7 @@ struct Options {
 void usage() {
   std::fputs(R"(import-areas: patrol areas from boundary files, as GeoJSON for patrolmapd
 
-Sources (repeat or mix them; the areas are concatenated in the order given):
+Sources (repeatable; the areas come out --osm first, then --geojson, then --kml):
   --osm FILE             OpenStreetMap .osm.pbf / .osm: boundary relations assembled
                          into (multi)polygons by libosmium; id ref:gss, else r<relation id>;
                          name from name

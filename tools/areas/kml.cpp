@@ -171,9 +171,9 @@ struct Parser {
 
 }  // namespace
 
-geo::Expected<Kml, std::string> parse_kml(std::string_view text) {
+Expected<Kml, std::string> parse_kml(std::string_view text) {
   std::unique_ptr<XML_ParserStruct, decltype(&XML_ParserFree)> xml(XML_ParserCreate("UTF-8"), &XML_ParserFree);
-  if (!xml) return geo::Unexpected{std::string("cannot create an XML parser")};
+  if (!xml) return Unexpected{std::string("cannot create an XML parser")};
   Parser p;
   XML_SetUserData(xml.get(), &p);
   XML_SetElementHandler(
@@ -189,7 +189,7 @@ geo::Expected<Kml, std::string> parse_kml(std::string_view text) {
     const size_t n = std::min(kChunk, text.size());
     const bool last = n == text.size();
     if (XML_Parse(xml.get(), text.data(), static_cast<int>(n), last ? 1 : 0) != XML_STATUS_OK)
-      return geo::Unexpected{"not well-formed KML: " + std::string(XML_ErrorString(XML_GetErrorCode(xml.get()))) +
+      return Unexpected{"not well-formed KML: " + std::string(XML_ErrorString(XML_GetErrorCode(xml.get()))) +
                              " at line " + std::to_string(XML_GetCurrentLineNumber(xml.get()))};
     text.remove_prefix(n);
   } while (!text.empty());

@@ -47,6 +47,6 @@ struct Kml {
 };
 
 // Fails (with expat's message and line) when the text is not well-formed XML.
-[[nodiscard]] geo::Expected<Kml, std::string> parse_kml(std::string_view text);
+[[nodiscard]] Expected<Kml, std::string> parse_kml(std::string_view text);
 
 }  // namespace pm::areas

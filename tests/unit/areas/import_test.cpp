@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -156,7 +157,9 @@ TEST(ImportAreas, RutlandParishesFromThePbf) {
   EXPECT_FALSE(lines.empty());  // progress was reported
   auto areas = from_osm(*b, "neighbourhood");
   ASSERT_EQ(areas.size(), 57u);  // shared/data/README.md: 57 civil parishes
-  EXPECT_EQ(b->incomplete, 0u);
+  // Neighbouring parishes whose ways the extract cut are not assembled (the
+  // osmium export has none of them either: the name sets below are equal).
+  std::printf("relations incomplete in the extract: %zu\n", b->incomplete);
   std::set<std::string> names, ids;
   for (const auto& f : areas) {
     names.insert(f.name);
@@ -180,7 +183,9 @@ TEST(ImportAreas, RutlandParishesFromThePbf) {
   EXPECT_NEAR(total(got), total(want), 0.01 * total(want));
   // Oakham's id is its GSS code, as in the export.
   for (const auto& f : areas)
-    if (f.name == "Oakham") EXPECT_EQ(f.input.id.rfind("E04", 0), 0u) << f.input.id;
+    if (f.name == "Oakham") {
+      EXPECT_EQ(f.input.id.rfind("E04", 0), 0u) << f.input.id;
+    }
 }
 
 TEST(ImportAreas, KmlWrittenByOgr2OgrGivesTheSameParishes) {

@@ -13,7 +13,7 @@ std::string square(const std::string& props, int dx = 0) { return test::square_f
 const std::string kBowTie = R"({"type":"Feature","properties":{"id":"bow","kind":"hotspot"},"geometry":{"type":"Polygon",)"
                             R"("coordinates":[[[-0.72,52.66],[-0.71,52.67],[-0.71,52.66],[-0.72,52.67],[-0.72,52.66]]]}})";
 
-struct Fixture : ::testing::Test {
+struct AreaReplace : ::testing::Test {
   geo::Projection projection = *geo::Projection::create();
   std::vector<AreaFeature> current;
 
@@ -36,7 +36,7 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, ReplacesTheKindsUploadedAndKeepsTheOthers) {
+TEST_F(AreaReplace, ReplacesTheKindsUploadedAndKeepsTheOthers) {
   current = *upload(square(R"({"id":"n1"})", 0) + "," + square(R"({"id":"n2"})", 1) + "," +
                     square(R"({"id":"h1","kind":"hotspot"})", 2),
                     "neighbourhood")
@@ -76,7 +76,7 @@ TEST_F(Fixture, ReplacesTheKindsUploadedAndKeepsTheOthers) {
   EXPECT_FALSE(d["rejected"][1].HasMember("id"));
 }
 
-TEST_F(Fixture, AnEmptyUploadOfAKindClearsIt) {
+TEST_F(AreaReplace, AnEmptyUploadOfAKindClearsIt) {
   current = *upload(square(R"({"id":"n1"})", 0) + "," + square(R"({"id":"h1","kind":"hotspot"})", 2), "neighbourhood")
                  .next.features;
   AreaPlan p = upload("", "hotspot");
