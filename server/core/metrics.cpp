@@ -119,6 +119,10 @@ std::string Metrics::render() const {
           report_rejected.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());
   counter("patrolmap_handler_exceptions_total", "Exceptions caught at a handler edge.", handler_exceptions.load());
+  counter("patrolmap_areas_loaded_total", "Area features loaded (POST /api/v1/areas, area files).", areas_loaded.load());
+  counter("patrolmap_areas_rejected_total",
+          "Area features left out: no or duplicate id, bad geometry type, invalid geometry, bad target.",
+          areas_rejected.load());
   counter("patrolmap_udp_receive_drops_total", "UDP datagrams the kernel dropped because the receive buffer was full.",
           udp_receive_drops.load());
   counter("patrolmap_udp_pings_dropped_total", "Pings decoded from UDP datagrams but not stored (store queue full).",
