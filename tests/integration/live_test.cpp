@@ -4,6 +4,7 @@
 // client that stops reading (disconnected; the others keep their latency).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -353,6 +354,140 @@ TEST(Live, AStalledReaderIsDisconnectedAndDoesNotSlowOthers) {
   ASSERT_EQ(round(1000), 202);
   reader.join();
   EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_clients"), 1);
+}
+
+// permessage-deflate (RFC 7692) when the client offers it, as browsers do:
+// the server answers server_no_context_takeover, sends every frame
+// compressed (the metric counts what went on the wire) and reads the
+// client's compressed messages; Beast's client inflates the frames.
+TEST(Live, DeflateNegotiatedFramesArriveCompressedAndCorrect) {
+  TestServer s({{"ingest.registration", "auto"}, {"live.flush_ms", "50"}});
+  auto gw = s.token(Role::gateway);
+  std::vector<Ping> start;
+  for (int u = 0; u < 300; ++u)
+    start.push_back({"Z-" + std::to_string(u), kNow - 600 * kSec, u < 200 ? kInLat : kOutLat,
+                     (u < 200 ? kInLon : kOutLon) + 0.00001 * u, {}, 4.0});
+  ASSERT_EQ(s.post_pings(gw, pings_json(start)).status, 202);
+  for (bool client_nct : {false, true}) {
+    SCOPED_TRACE(client_nct ? "client_no_context_takeover" : "client keeps its context");
+    const double bytes_before = *metric(s.metrics_page(), "patrolmap_websocket_frame_bytes_total");
+    Feed f(s.port());
+    f.ws.offer_deflate(client_nct);
+    ASSERT_TRUE(f.hello(s.token(Role::dispatcher))) << f.ws.error();
+    EXPECT_EQ(f.ws.extensions(), client_nct ? "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+                                            : "permessage-deflate; server_no_context_takeover");
+    auto snap = f.next();
+    ASSERT_TRUE(snap.IsObject()) << f.last.error;
+    EXPECT_STREQ(snap["type"].GetString(), "snapshot");
+    EXPECT_EQ(ids(snap, "units").size(), 300u);
+    size_t text_bytes = f.last.text.size();
+    // A compressed viewport message (the client's context kept or not): units outside leave.
+    ASSERT_TRUE(f.ws.send_text(R"({"op":"viewport","bbox":)" + kBoxAroundIn + "}"));
+    ASSERT_TRUE(f.ws.send_text(R"({"op":"viewport","bbox":)" + kBoxAroundIn + "}"));
+    auto d = f.next();
+    ASSERT_TRUE(d.IsObject()) << f.last.error;
+    EXPECT_EQ(ids(d, "removed").size(), 100u) << f.last.text;
+    text_bytes += f.last.text.size();
+    ASSERT_EQ(s.post_pings(gw, ping_json({"Z-7", kNow - 500 * kSec, kInLat + 0.001, kInLon + 0.002, {}, 6.5})).status,
+              202);
+    d = f.next();
+    ASSERT_TRUE(d.IsObject()) << f.last.error;
+    EXPECT_EQ(ids(d, "units"), std::set<std::string>{"Z-7"});
+    const auto* u = find_unit(d, "Z-7");
+    ASSERT_NE(u, nullptr);
+    EXPECT_NEAR((*u)["lat"].GetDouble(), kInLat + 0.001, 1e-9);
+    EXPECT_DOUBLE_EQ((*u)["speed_mps"].GetDouble(), 6.5);
+    text_bytes += f.last.text.size();
+    // On the wire: well under half the JSON (a 300-unit snapshot compresses several times).
+    const double wire = *metric(s.metrics_page(), "patrolmap_websocket_frame_bytes_total") - bytes_before;
+    EXPECT_GT(wire, 0);
+    EXPECT_LT(wire, 0.5 * static_cast<double>(text_bytes)) << "text " << text_bytes;
+  }
+  EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 0);
+}
+
+// A client that offers nothing gets plain text frames: exactly the JSON plus
+// a frame header per frame on the wire.
+TEST(Live, WithoutDeflateFramesArePlainText) {
+  TestServer s({{"ingest.registration", "auto"}, {"live.flush_ms", "50"}});
+  auto gw = s.token(Role::gateway);
+  std::vector<Ping> start;
+  for (int u = 0; u < 300; ++u) start.push_back({"P-" + std::to_string(u), kNow - 600 * kSec, kInLat, kInLon, {}, {}});
+  ASSERT_EQ(s.post_pings(gw, pings_json(start)).status, 202);
+  Feed f(s.port());
+  ASSERT_TRUE(f.hello(s.token(Role::dispatcher))) << f.ws.error();
+  EXPECT_EQ(f.ws.extensions(), "");
+  auto header = [](size_t n) { return n < 126 ? 2 : n < 65536 ? 4 : 10; };
+  auto snap = f.next();
+  ASSERT_TRUE(snap.IsObject()) << f.last.error;
+  EXPECT_EQ(ids(snap, "units").size(), 300u);
+  double want = static_cast<double>(f.last.text.size() + header(f.last.text.size()));
+  ASSERT_EQ(s.post_pings(gw, ping_json({"P-3", kNow - 500 * kSec, kInLat + 0.001, kInLon, {}, {}})).status, 202);
+  ASSERT_TRUE(f.next().IsObject()) << f.last.error;
+  want += static_cast<double>(f.last.text.size() + header(f.last.text.size()));
+  double wire = 0;
+  for (auto t0 = Clock::now(); Clock::now() - t0 < 5s && wire != want; std::this_thread::sleep_for(20ms))
+    wire = *metric(s.metrics_page(), "patrolmap_websocket_frame_bytes_total");
+  EXPECT_EQ(wire, want);
+}
+
+// Server frames as bytes: {opcode, payload} (server frames are never masked).
+std::vector<std::pair<int, std::string>> server_frames(std::string_view b) {
+  std::vector<std::pair<int, std::string>> out;
+  while (b.size() >= 2) {
+    uint64_t len = static_cast<uint8_t>(b[1]) & 0x7f;
+    size_t at = 2;
+    if (len == 126) len = (uint64_t{static_cast<uint8_t>(b[2])} << 8) | static_cast<uint8_t>(b[3]), at = 4;
+    else if (len == 127) {
+      len = 0;
+      for (size_t i = 2; i < 10; ++i) len = (len << 8) | static_cast<uint8_t>(b[i]);
+      at = 10;
+    }
+    if (b.size() < at + len) break;
+    out.emplace_back(static_cast<uint8_t>(b[0]), std::string(b.substr(at, len)));
+    b.remove_prefix(at + len);
+  }
+  return out;
+}
+
+std::string masked(int first_byte, std::string_view payload) {
+  std::string f{static_cast<char>(first_byte), static_cast<char>(0x80 | payload.size())};
+  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  f.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+// The framing by hand: a ping is answered with its payload, an unmasked
+// frame closes the connection with 1002; an offer the server cannot honour
+// (a smaller server window) is answered without compression.
+TEST(Live, PingsArePongedAndProtocolErrorsCloseWith1002) {
+  TestServer s({{"live.flush_ms", "50"}});
+  test::RawConnection c(s.port());
+  ASSERT_TRUE(c.send("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\r\n"));
+  auto head = c.read_response(5s);
+  ASSERT_EQ(head.data.rfind("HTTP/1.1 101", 0), 0u) << head.data;
+  // RFC 6455 1.3's example key and its accept value.
+  EXPECT_NE(head.data.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head.data;
+  EXPECT_EQ(head.data.find("Sec-WebSocket-Extensions"), std::string::npos) << head.data;
+  std::string hello = R"({"op":"hello","token":")" + s.token(Role::dispatcher) + "\"}";
+  ASSERT_LT(hello.size(), 126u);
+  ASSERT_TRUE(c.send(masked(0x81, hello) + masked(0x89, "abc")));
+  std::this_thread::sleep_for(300ms);  // the snapshot goes out at the next flush
+  ASSERT_TRUE(c.send(std::string("\x81\x02hi", 4)));  // not masked
+  auto rest = c.read_until_close(5s);
+  EXPECT_TRUE(rest.closed);
+  auto frames = server_frames(rest.data);
+  ASSERT_GE(frames.size(), 3u) << rest.data;
+  EXPECT_EQ(frames[0].first, 0x81);  // the snapshot, plain text
+  EXPECT_EQ(frames[0].second.rfind(R"({"type":"snapshot","seq":1)", 0), 0u) << frames[0].second;
+  EXPECT_NE(std::find(frames.begin(), frames.end(), std::make_pair(0x8A, std::string("abc"))), frames.end());
+  EXPECT_EQ(frames.back().first, 0x88);
+  ASSERT_GE(frames.back().second.size(), 2u);
+  EXPECT_EQ((static_cast<uint8_t>(frames.back().second[0]) << 8) | static_cast<uint8_t>(frames.back().second[1]), 1002);
+  EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 1);
 }
 
 }  // namespace
