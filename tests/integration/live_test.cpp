@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "tests/integration/harness.hpp"
+#include "tests/support/ws_deflate.hpp"
 
 namespace pm::itest {
 namespace {
@@ -489,21 +490,8 @@ TEST(Live, PingsArePongedAndProtocolErrorsCloseWith1002) {
   EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 1);
 }
 
-// A message as a client compresses it with no context takeover: a fresh raw
-// deflate stream, sync-flushed, the 00 00 FF FF tail dropped (RFC 7692 7.2.1).
-std::string client_deflate(std::string_view text) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(text.size() + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_SYNC_FLUSH), Z_OK);
-  out.resize(out.size() - z.avail_out - 4);
-  deflateEnd(&z);
-  return out;
-}
+// A message as a client compresses it with no context takeover.
+std::string client_deflate(std::string_view text) { return test::ClientDeflater().message(text); }
 
 // The browser's side with real zlib (what Chromium runs): compressed client
 // messages with client_no_context_takeover, and every server frame (RSV1)

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <vector>
 
+#include "tests/support/ws_deflate.hpp"
+
 namespace pm::ws {
 namespace {
 
@@ -283,24 +285,7 @@ TEST(WsDeflate, PrefixAsStoredBlockThenSharedBodyInflatesToTheMessage) {
   inflateEnd(&z);
 }
 
-// The client side of a context-takeover stream: one deflate context across messages.
-struct ClientDeflater {
-  ClientDeflater() { EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK); }
-  ~ClientDeflater() { deflateEnd(&z); }
-  std::string message(std::string_view text) {
-    std::string out(text.size() + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    z.avail_in = static_cast<uInt>(text.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    EXPECT_EQ(deflate(&z, Z_SYNC_FLUSH), Z_OK);
-    out.resize(out.size() - z.avail_out);
-    EXPECT_EQ(out.substr(out.size() - 4), std::string("\0\0\xff\xff", 4));
-    out.resize(out.size() - 4);
-    return out;
-  }
-  z_stream z{};
-};
+using test::ClientDeflater;
 
 TEST(WsDeflate, InflaterTakesClientMessagesWithContextAndRefusesBombs) {
   ClientDeflater client;
