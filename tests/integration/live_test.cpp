@@ -556,5 +556,23 @@ TEST(Live, DeflateWithZlibOnTheClientAndClientNoContextTakeover) {
   EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 0);
 }
 
+// Keepalive: a client that sends nothing is pinged after half of
+// live.keepalive_s and disconnected (no pong) by the end of the next half.
+TEST(Live, ASilentClientIsPingedThenDisconnected) {
+  TestServer s({{"live.flush_ms", "50"}, {"live.keepalive_s", "1"}});
+  test::RawConnection c(s.port());
+  ASSERT_TRUE(c.send("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  ASSERT_EQ(c.read_response(5s).data.rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_TRUE(c.send(masked(0x81, R"({"op":"hello","token":")" + s.token(Role::dispatcher) + "\"}")));
+  auto rest = c.read_until_close(10s);
+  EXPECT_TRUE(rest.closed);
+  EXPECT_LT(rest.elapsed, 4s) << "closed within 1.5 keepalive periods (plus scheduling)";
+  EXPECT_GE(rest.elapsed, 900ms);
+  auto frames = server_frames(rest.data);
+  EXPECT_NE(std::find(frames.begin(), frames.end(), std::make_pair(0x89, std::string())), frames.end())
+      << "a ping before the disconnect";
+}
+
 }  // namespace
 }  // namespace pm::itest
