@@ -249,7 +249,7 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/alerts/", "/ack", false, Ep::alert_ack, {{post, dispatcher | sergeant}}},
       {"/api/v1/units/", "", false, Ep::unit, {{put, dispatcher | admin}}},
       {"/api/v1/devices/", "", false, Ep::device, {{put, admin}}},
-      {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}}},
+      {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}, {post, admin | sergeant}}},
       {"/api/v1/basemap", "", true, Ep::basemap, {{get, kStaff}}},
       {"/api/v1/basemap/", "", false, Ep::basemap_layer, {{get, kStaff}}},
       {"/api/v1/shifts", "", true, Ep::shifts, {{get, kStaff}}},
@@ -329,6 +329,7 @@ void Api::handle(Request&& req, Respond respond) {
     case Ep::alerts: return respond(get_alerts(req));
     case Ep::alert_ack: return post_alert_ack(req, num_id, std::move(respond));
     case Ep::areas: {
+      if (method == http::verb::post) return post_areas(std::move(req), std::move(respond));
       // The loaded areas as GeoJSON (SPEC section 11), optionally of one kind.
       auto areas = d_.areas ? d_.areas() : nullptr;
       std::string body = areas ? write_area_features(*areas, url_decode(query_param(target, "kind")))
@@ -350,6 +351,21 @@ void Api::handle(Request&& req, Respond respond) {
     case Ep::none: break;
   }
   fail(Errc::internal);
+}
+
+void Api::post_areas(Request&& req, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  if (!d_.upload_areas) return respond(failed(Error{Errc::not_found, "areas cannot be loaded here"}, v, ka));
+  std::string kind = url_decode(query_param(req.target(), "kind"));
+  if (!kind.empty() && !valid_id(kind))
+    return respond(bad_request(req, "kind is 1-64 characters: letters, digits, - _ . :"));
+  // Parsing and GEOS checks run on the area worker, not on this I/O thread.
+  bool queued = d_.upload_areas(std::move(req.body()), std::move(kind), [this, v, ka, respond](AreaUploadResult&& r) {
+    if (r.error) return respond(failed(*r.error, v, ka));
+    respond(json_response(200, write_area_plan(r.plan), v, ka));
+  });
+  if (!queued) respond(failed(Error{Errc::overloaded, "area uploads are queued already; try again"}, v, ka));
 }
 
 void Api::post_pings(Request&& req, const Principal& who, Respond respond) {

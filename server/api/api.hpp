@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "server/api/static_files.hpp"
+#include "server/areas/area_set.hpp"
 #include "server/areas/geojson.hpp"
 #include "server/auth/auth.hpp"
 #include "server/dispatch/json.hpp"
@@ -58,6 +59,9 @@ struct ApiDeps {
   StoreReader* reader = nullptr;
   // Patrol coverage (reports, shifts); null: those endpoints answer 404.
   CoverageService* coverage = nullptr;
+  // POST /api/v1/areas: queues (body, kind) for the area worker, whose done
+  // runs on that worker; false when it is busy (answered 503). Null: 404.
+  std::function<bool(std::string, std::string, std::function<void(AreaUploadResult&&)>)> upload_areas = nullptr;
 };
 
 // {"error":{"code":"...","message":"..."}} with the catalogue's status.
@@ -75,6 +79,7 @@ class Api {
   void post_pings(Request&& req, const Principal& who, Respond respond);
   void osmand(Request&& req, const Principal& who, Respond respond);
   void post_rota(const Request& req, Respond respond);
+  void post_areas(Request&& req, Respond respond);
   // The one HTTP ingest path: device-token check, pipeline, answer. The pings
   // may view request memory: submit resolves them before returning.
   void submit_pings(std::span<const RawPing> pings, std::span<const uint32_t> positions,

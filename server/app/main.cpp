@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
       // Hot spots proposed from the crime file by tools/hotspots (make demo writes them).
       std::string hotspots = cfg.data_dir + "/hotspots.geojson";
       if (std::filesystem::exists(hotspots)) {
-        size_t n = app.load_areas_file(hotspots, "hotspot", false);
+        size_t n = app.load_areas_file(hotspots, "hotspot");
         log::info("demo", "hot spots loaded", {{"file", hotspots}, {"areas", std::to_string(n)}});
       }
       std::string dispatcher = app.add_token(Role::dispatcher, "demo-dispatcher");

@@ -60,6 +60,8 @@ class Metrics {
   std::atomic<uint64_t> report_rejected{0};     // refused: reader queue full (503)
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
+  std::atomic<uint64_t> areas_loaded{0};    // area features loaded (API, files)
+  std::atomic<uint64_t> areas_rejected{0};  // area features left out (bad id, geometry, target)
   std::atomic<uint64_t> udp_receive_drops{0};  // datagrams the kernel dropped: receive buffer full
   std::atomic<uint64_t> udp_pings_dropped{0};  // decoded from UDP, not stored: store queue full or failed
 

@@ -20,12 +20,12 @@ constexpr double kHalfLat = 0.00045, kHalfLon = 0.00074;  // about 100 m x 100 m
 // H1 at the clock tower, H2 and H3 on the same parallel 0.015 and 0.03 degrees east.
 constexpr double kH2Lon = kLon + 0.015, kH3Lon = kLon + 0.03;
 
-std::string square(const std::string& id, double lat, double lon) {
-  char buf[512];
+std::string square(const std::string& id, double lat, double lon, const std::string& target = {}) {
+  char buf[640];
   std::snprintf(buf, sizeof buf,
-                R"({"type":"Feature","properties":{"id":"%s","name":"Spot %s","kind":"hotspot"},)"
+                R"({"type":"Feature","properties":{"id":"%s","name":"Spot %s","kind":"hotspot"%s},)"
                 R"("geometry":{"type":"Polygon","coordinates":[[[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f]]]}})",
-                id.c_str(), id.c_str(), lon - kHalfLon, lat - kHalfLat, lon + kHalfLon, lat - kHalfLat,
+                id.c_str(), id.c_str(), target.empty() ? "" : (R"(,"target":)" + target).c_str(), lon - kHalfLon, lat - kHalfLat, lon + kHalfLon, lat - kHalfLat,
                 lon + kHalfLon, lat + kHalfLat, lon - kHalfLon, lat + kHalfLat, lon - kHalfLon, lat - kHalfLat);
   return buf;
 }
@@ -40,7 +40,7 @@ struct Coverage : TestServer {
   void load_areas() {
     const std::string path = data_dir() + "/spots.geojson";
     std::ofstream(path) << R"({"type":"FeatureCollection","features":[)" << square("H1", kLat, kLon) << ","
-                        << square("H2", kLat, kH2Lon) << "," << square("H3", kLat, kH3Lon) << "]}";
+                        << square("H2", kLat, kH2Lon, R"({"visits":2,"minutes":7,"max_gap_minutes":30})") << "," << square("H3", kLat, kH3Lon) << "]}";
     ASSERT_EQ(app().load_areas_file(path, "hotspot"), 3u);
   }
   HttpResponse get(const std::string& target, const std::string& tok = {}) {
@@ -103,12 +103,21 @@ TEST(CoverageApi, ReportCountsPresenceVisitsAndGapsByHand) {
   EXPECT_EQ(h1["koper_visits"].GetUint(), 1u);  // 660 s >= 600 s
   EXPECT_STREQ(h1["last_visit_end"].GetString(), format_iso8601(kT0 + 660 * kSec).c_str());
   EXPECT_DOUBLE_EQ(h1["longest_gap_seconds"].GetDouble(), 60);  // 60 s before and 60 s after
-  EXPECT_TRUE(h1["target"].IsNull());
-  EXPECT_TRUE(h1["target_met"].IsNull());
+  // A hot spot without a target gets the default gap of SPEC 5 (120 minutes) and nothing else.
+  ASSERT_TRUE(h1["target"].IsObject());
+  EXPECT_DOUBLE_EQ(h1["target"]["max_gap_minutes"].GetDouble(), 120);
+  EXPECT_EQ(h1["target"]["visits"].GetUint(), 0u);
+  EXPECT_TRUE(h1["target_met"].GetBool());
   // Crossed between two fixes: 0.00148 degrees of the 0.002 covered in 10 s.
   const auto& h2 = *area(d, "H2");
   EXPECT_NEAR(h2["presence_seconds"].GetDouble(), 7.4, 0.01);
   EXPECT_EQ(h2["koper_visits"].GetUint(), 0u);
+  // Its target: 2 visits (1: not met), 7 minutes (7.4 s: not met), gaps of at
+  // most 30 minutes (the longest, 118.7 s to the window's end at 720 s, is about 10: met).
+  EXPECT_FALSE(h2["target_met"].GetBool());
+  EXPECT_FALSE(h2["target_parts"]["visits"].GetBool());
+  EXPECT_FALSE(h2["target_parts"]["minutes"].GetBool());
+  EXPECT_TRUE(h2["target_parts"]["gap"].GetBool());
   const auto& h3 = *area(d, "H3");
   EXPECT_EQ(h3["visits"].GetUint(), 0u);
   EXPECT_DOUBLE_EQ(h3["presence_seconds"].GetDouble(), 0);
@@ -225,7 +234,8 @@ TEST(CoverageApi, UnvisitedHotSpotsRaiseAlertsThatVisitsEnd) {
   auto d = parse_json(s.get("/api/v1/alerts").body);
   for (const auto& a : d["alerts"].GetArray()) {
     EXPECT_DOUBLE_EQ(a["unvisited_s"].GetDouble(), 3 * 3600);
-    EXPECT_DOUBLE_EQ(a["max_gap_minutes"].GetDouble(), 120);
+    // H2's own target says 30 minutes; the others have the default.
+    EXPECT_DOUBLE_EQ(a["max_gap_minutes"].GetDouble(), std::string(a["area"].GetString()) == "H2" ? 30 : 120);
     EXPECT_NEAR(a["lat"].GetDouble(), kLat, 1e-6);
   }
   send_tracks(s);  // H1 and H2 visited within the last 20 minutes
