@@ -77,6 +77,10 @@ void CoverageService::set_areas(std::shared_ptr<const geo::AreaIndex> index,
   {
     std::unique_lock lock(acc_mu_);  // recompute before anyone reads the new handles
     acc_->set_areas(index);
+    const bool was = tracking_.exchange(index->size() > 0);
+    // The first areas after running without: the fixes of that time were not
+    // kept, so only windows from now on are answered from memory.
+    if (!was && index->size() > 0 && started_) live_since_.store(clock_.now_ms(), std::memory_order_release);
     std::lock_guard al(areas_mu_);
     areas_ = std::move(a);
   }
@@ -88,6 +92,7 @@ std::shared_ptr<const CoverageService::Areas> CoverageService::areas() const {
 }
 
 void CoverageService::on_fixes(std::span<const Fix> fixes, std::span<const uint8_t> stored) {
+  if (!tracking_.load(std::memory_order_relaxed)) return;  // no areas: nothing to account, nothing kept
   std::lock_guard lock(q_mu_);
   if (stopping_ && !thread_.joinable()) return;
   size_t n = 0;
@@ -176,8 +181,16 @@ void CoverageService::run(std::string data_dir, std::function<void(std::vector<P
     std::unique_lock lock(acc_mu_);
     acc_->prune(since);
   }
-  replay_store(data_dir, since);
-  live_since_.store(since, std::memory_order_release);
+  const bool replayed = tracking_.load();
+  if (replayed) replay_store(data_dir, since);
+  {
+    // No areas yet: nothing is kept, nothing answered from memory until areas
+    // arrive (areas that arrived during the replay count from now).
+    std::unique_lock lock(acc_mu_);
+    if (replayed) live_since_.store(since, std::memory_order_release);
+    else if (tracking_.load()) live_since_.store(clock_.now_ms(), std::memory_order_release);
+    started_ = true;
+  }
 
   using steady = std::chrono::steady_clock;
   auto next_check = steady::now();

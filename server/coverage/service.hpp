@@ -151,6 +151,10 @@ class CoverageService {
   mutable std::shared_mutex acc_mu_;
   std::unique_ptr<geo::CoverageAccumulator> acc_;
   std::atomic<int64_t> live_since_{INT64_MAX};
+  // Without areas nothing is accounted and no fixes are kept (memory);
+  // loading the first areas moves live_since_ to that moment.
+  std::atomic<bool> tracking_{false};
+  bool started_ = false;  // the start-up replay is done (under acc_mu_)
 
   std::mutex q_mu_;
   std::condition_variable q_cv_;
