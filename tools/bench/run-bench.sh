@@ -529,13 +529,20 @@ if [[ "${BENCH_COVERAGE:-1}" != 0 && -x "$bin/coverage_load" ]]; then
   cov_runs=${BENCH_COV_RUNS:-5}
   cov_pg_runs=${BENCH_COV_PG_RUNS:-2}
   mkdir -p "$cov_dir"
+  cov_areas=(--areas "${BENCH_COV_AREAS:-1000}" --extra-areas "${BENCH_COV_EXTRA_AREAS:-1000}" --out-dir "$cov_dir")
+  # Areas first, then a restart: a daemon started with areas answers every window of the
+  # last coverage.live_hours from memory (one that got its first areas while running
+  # answers only windows from that moment).
+  start_daemon "$work/data-cov"
+  "$bin/coverage_load" --port "$pm_port" --token "$token" --admin-token "$admin_token" "${cov_areas[@]}" \
+    --only-areas 2> >(sed 's/^/  /' >&2) || { say "coverage_load --only-areas failed"; exit 1; }
+  stop_pid "$pm_pid"
   start_daemon "$work/data-cov"
   wait_quiet
   read -r cov_load _ </proc/loadavg
   say "coverage_load (load $cov_load)"
-  "$bin/coverage_load" --port "$pm_port" --token "$token" --admin-token "$admin_token" --pid "$pm_pid" \
-    --units "${BENCH_COV_UNITS:-500}" --hours "${BENCH_COV_HOURS:-8}" --areas "${BENCH_COV_AREAS:-1000}" \
-    --extra-areas "${BENCH_COV_EXTRA_AREAS:-1000}" --runs "$cov_runs" --out-dir "$cov_dir" --json \
+  "$bin/coverage_load" --port "$pm_port" --token "$token" --admin-token "$admin_token" --pid "$pm_pid" --no-areas \
+    --units "${BENCH_COV_UNITS:-500}" --hours "${BENCH_COV_HOURS:-8}" "${cov_areas[@]}" --runs "$cov_runs" --json \
     >"$cov_dir/out.txt" 2> >(sed 's/^/  /' >&2) || { cat "$cov_dir/out.txt"; say "coverage_load failed"; exit 1; }
   grep -v '^{' "$cov_dir/out.txt"
   cov_line=$(grep '^{' "$cov_dir/out.txt")

@@ -51,6 +51,7 @@ struct Options {
   int areas = 1000, extra_areas = 1000, units = 500, hours = 8, runs = 5;
   std::size_t batch = 5000, connections = 2;
   bool json = false;
+  enum { all, areas_only, no_areas } phase = all;
 };
 
 void usage() {
@@ -71,6 +72,8 @@ void usage() {
       "  --connections N      parallel ingest connections (default 2)\n"
       "  --runs N             timed reports per source (default 5)\n"
       "  --out-dir DIR        write areas.csv, fixes.csv, patrolmap.csv for the PostGIS peer\n"
+      "  --only-areas         post the areas (and write areas.csv) and stop\n"
+      "  --no-areas           the areas are already loaded (an earlier --only-areas): fixes and reports\n"
       "  --json               also print one JSON result line\n"
       "Progress goes to stderr; results to stdout.");
 }
@@ -108,6 +111,10 @@ Options parse_options(int argc, char** argv) {
       o.runs = args.num<int>();
     } else if (a == "--out-dir") {
       o.out_dir = args.value();
+    } else if (a == "--only-areas") {
+      o.phase = Options::areas_only;
+    } else if (a == "--no-areas") {
+      o.phase = Options::no_areas;
     } else if (a == "--json") {
       o.json = true;
     } else {
@@ -323,17 +330,26 @@ int main(int argc, char** argv) {
   // Files for the PostGIS peer.
   std::FILE* areas_csv = nullptr;
   std::FILE* fixes_csv = nullptr;
-  if (!o.out_dir.empty()) {
+  if (!o.out_dir.empty() && o.phase != Options::no_areas) {
     areas_csv = std::fopen((o.out_dir + "/areas.csv").c_str(), "w");
-    fixes_csv = std::fopen((o.out_dir + "/fixes.csv").c_str(), "w");
-    if (!areas_csv || !fixes_csv) die("cannot write in " + o.out_dir, 1);
+    if (!areas_csv) die("cannot write in " + o.out_dir, 1);
     std::fputs("id,wkt\n", areas_csv);
+  }
+  if (!o.out_dir.empty() && o.phase != Options::areas_only) {
+    fixes_csv = std::fopen((o.out_dir + "/fixes.csv").c_str(), "w");
+    if (!fixes_csv) die("cannot write in " + o.out_dir, 1);
     std::fputs("unit,t_ms,x,y\n", fixes_csv);
   }
 
   // 1. areas: the report's hot spots (coverage_bench's, seed 1) and beats the accounting also tracks.
-  post_areas(o, admin, pm::bench::synth_hot_spots(o.areas, 1, 'H'), "hotspot", areas_csv);
-  if (o.extra_areas > 0) post_areas(o, admin, pm::bench::synth_hot_spots(o.extra_areas, 3, 'B'), "beat", nullptr);
+  // A daemon that got its first areas while running answers only windows from that moment
+  // from memory: hence --only-areas, a restart, then --no-areas (tools/bench/run-bench.sh).
+  if (o.phase != Options::no_areas) {
+    post_areas(o, admin, pm::bench::synth_hot_spots(o.areas, 1, 'H'), "hotspot", areas_csv);
+    if (o.extra_areas > 0) post_areas(o, admin, pm::bench::synth_hot_spots(o.extra_areas, 3, 'B'), "beat", nullptr);
+  }
+  if (areas_csv && std::fclose(areas_csv) != 0) die("cannot write areas.csv", 1);
+  if (o.phase == Options::areas_only) return 0;
 
   // 2. fixes over the last --hours, ending about 2 minutes ago, on whole seconds.
   const int64_t duration_ms = int64_t{o.hours} * 3'600'000;
@@ -352,7 +368,6 @@ int main(int argc, char** argv) {
     total += tracks[u].fixes.size();
   }
   if (fixes_csv && std::fclose(fixes_csv) != 0) die("cannot write fixes.csv", 1);
-  if (areas_csv && std::fclose(areas_csv) != 0) die("cannot write areas.csv", 1);
   progress("%zu fixes of %d units prepared; ingesting on %zu connections in batches of %zu", total, o.units,
            o.connections, o.batch);
 
