@@ -1,5 +1,7 @@
 #include "server/coverage/service.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -108,7 +110,10 @@ void CoverageService::on_fixes(std::span<const Fix> fixes, std::span<const uint8
 }
 
 void CoverageService::start(const std::string& data_dir, std::function<void(std::vector<PatrolGap>)> on_gaps) {
-  thread_ = std::thread([this, data_dir, on_gaps = std::move(on_gaps)] { run(data_dir, on_gaps); });
+  thread_ = std::thread([this, data_dir, on_gaps = std::move(on_gaps)] {
+    pthread_setname_np(pthread_self(), "coverage");  // found by name in /proc (tools/load/coverage_load)
+    run(data_dir, on_gaps);
+  });
 }
 
 void CoverageService::stop() {
