@@ -25,16 +25,19 @@ export function unvisitedMinutes(a, now = Date.now()) {
 }
 
 export class AlertsBanner {
-  // onLocate(lon, lat, alert) for Show; title: the page's name in the tab.
-  constructor({ onLocate, title = 'Patrolmap dispatch' }) {
+  // onLocate(lon, lat, alert) for Show; title: the page's name in the tab;
+  // ignore: alert kinds this page leaves to another (the dispatcher's page
+  // leaves patrol_gap to the sergeant's).
+  constructor({ onLocate, title = 'Patrolmap dispatch', ignore = [] }) {
     this.onLocate = onLocate;
     this.title = title;
+    this.ignore = new Set(ignore);
     this.box = document.getElementById('alerts');
     this.alerts = new Map();
   }
 
   upsert(a) {
-    if (!a || a.id == null) return;
+    if (!a || a.id == null || this.ignore.has(a.kind)) return;
     if (a.active === false) this.alerts.delete(a.id);
     else this.alerts.set(a.id, a);
     this.render();
@@ -47,7 +50,7 @@ export class AlertsBanner {
 
   replace(list) {
     this.alerts.clear();
-    for (const a of list || []) if (a.active !== false) this.alerts.set(a.id, a);
+    for (const a of list || []) if (a.active !== false && !this.ignore.has(a.kind)) this.alerts.set(a.id, a);
     this.render();
   }
 

@@ -19,7 +19,11 @@ const params = new URLSearchParams(location.search);
 const units = new UnitsLayer();
 const incidents = new IncidentsLayer({ onSelect: (inc) => showSelection(inc) });
 const { map, view } = makeMap('map', [incidents.layer, units.layer]);
-const alerts = new AlertsBanner({ onLocate: (lon, lat) => view.animate({ center: fromLonLat([lon, lat]), zoom: Math.max(view.getZoom(), 15) }) });
+// Hot spots unvisited (patrol_gap) are the sergeants' (sergeant.html), not the dispatchers'.
+const alerts = new AlertsBanner({
+  onLocate: (lon, lat) => view.animate({ center: fromLonLat([lon, lat]), zoom: Math.max(view.getZoom(), 15) }),
+  ignore: ['patrol_gap'],
+});
 const badge = document.getElementById('feed-badge');
 const counts = document.getElementById('counts');
 let draftCoord = null;
