@@ -11,7 +11,11 @@ std::vector<AreaFeature> from_osm(const geo::OsmBoundaries& boundaries, std::str
     AreaFeature f;
     f.source = out.size();
     f.input.id = std::string(b.tag("ref:gss"));
-    if (f.input.id.empty()) f.input.id = "r" + std::to_string(b.relation_id);
+    if (f.input.id.empty()) {
+      // (Not "r" + to_string: GCC 12 at -O3 warns a false -Wrestrict on it, bug 105651.)
+      f.input.id = std::to_string(b.relation_id);
+      f.input.id.insert(0, 1, 'r');
+    }
     f.name = std::string(b.tag("name"));
     f.kind = std::string(kind);
     f.input.polygons = b.polygons;
