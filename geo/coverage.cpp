@@ -167,14 +167,27 @@ std::vector<Visit> list_visits(std::vector<InsideInterval>& v, std::int64_t from
 
 namespace {
 
+// How many threads the historical report uses: `threads`, or (0) one per
+// 200,000 fixes, at most one per core; never more than there are units.
+unsigned worker_count(std::span<const UnitTrack> tracks, unsigned threads) {
+  std::size_t want = threads;
+  if (threads == 0) {
+    constexpr std::size_t kFixesPerThread = 200'000;  // below this a thread costs more than it saves
+    std::size_t total = 0;
+    for (const auto& t : tracks) total += t.fixes.size();
+    want = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), total / kFixesPerThread);
+  }
+  return static_cast<unsigned>(std::max<std::size_t>(1, std::min(want, tracks.size())));
+}
+
 // The inside intervals of the tracks' segments that can reach [from, to),
 // per requested area (slot[area] = its position in the answer, -1: not
-// asked), the units split over `threads` threads (0: by fix count); the
-// summary sorts, so the answer does not depend on the split.
+// asked), the units split over `n` threads; the summary sorts, so the
+// answer does not depend on the split.
 std::vector<std::vector<InsideInterval>> clip_tracks(const AreaIndex& index, std::span<const UnitTrack> tracks,
                                                      std::size_t n_areas, const std::vector<std::int32_t>& slot,
                                                      std::int64_t from_ms, std::int64_t to_ms,
-                                                     const CoverageParams& params, unsigned threads) {
+                                                     const CoverageParams& params, unsigned n) {
   const double max_gap_ms = params.max_gap_s * 1000.0;
   using PerArea = std::vector<std::vector<InsideInterval>>;
   auto clip_units = [&](std::size_t u_begin, std::size_t u_end, PerArea& per_area) {
@@ -213,12 +226,6 @@ std::vector<std::vector<InsideInterval>> clip_tracks(const AreaIndex& index, std
   // not depend on the split.
   std::size_t total = 0;
   for (const auto& t : tracks) total += t.fixes.size();
-  std::size_t want = threads;
-  if (threads == 0) {
-    constexpr std::size_t kFixesPerThread = 200'000;  // below this a thread costs more than it saves
-    want = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), total / kFixesPerThread);
-  }
-  const auto n = static_cast<unsigned>(std::max<std::size_t>(1, std::min(want, tracks.size())));
   std::vector<PerArea> parts(n, PerArea(n_areas));
   if (n == 1) {
     clip_units(0, tracks.size(), parts[0]);
@@ -251,7 +258,7 @@ std::vector<InsideInterval> collect_intervals(const AreaIndex& index, std::span<
   if (area >= index.size()) return {};
   std::vector<std::int32_t> slot(index.size(), -1);
   slot[area] = 0;
-  return std::move(clip_tracks(index, tracks, 1, slot, from_ms, to_ms, params, 0)[0]);
+  return std::move(clip_tracks(index, tracks, 1, slot, from_ms, to_ms, params, worker_count(tracks, 0))[0]);
 }
 
 std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<const UnitTrack> tracks,
@@ -262,13 +269,9 @@ std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<con
   for (std::size_t i = 0; i < areas.size(); ++i) {
     if (areas[i] < index.size() && slot[areas[i]] < 0) slot[areas[i]] = static_cast<std::int32_t>(i);
   }
-  auto per_area = clip_tracks(index, tracks, areas.size(), slot, from_ms, to_ms, params, threads);
-  std::size_t total = 0;
-  for (const auto& t : tracks) total += t.fixes.size();
-  // Summaries on as many threads as the clipping used.
-  std::size_t want = threads;
-  if (threads == 0) want = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), total / 200'000);
-  const auto n = static_cast<unsigned>(std::max<std::size_t>(1, std::min(want, tracks.size())));
+  // Clipping and summaries on the same number of threads.
+  const unsigned n = worker_count(tracks, threads);
+  auto per_area = clip_tracks(index, tracks, areas.size(), slot, from_ms, to_ms, params, n);
 
   std::vector<AreaCoverage> out(areas.size());
   auto summarise_range = [&](std::size_t begin, std::size_t end) {

@@ -96,17 +96,14 @@ std::shared_ptr<const CoverageService::Areas> CoverageService::areas() const {
 void CoverageService::on_fixes(std::span<const Fix> fixes, std::span<const uint8_t> stored) {
   if (!tracking_.load(std::memory_order_relaxed)) return;  // no areas: nothing to account, nothing kept
   std::lock_guard lock(q_mu_);
-  if (stopping_ && !thread_.joinable()) return;
-  size_t n = 0;
+  if (stopping_) return;  // stopped: nothing more is accounted
+  const size_t before = queue_.size();
   for (size_t i = 0; i < fixes.size(); ++i) {
     const Fix& f = fixes[i];
     if (f.unit == kNoIndex || (i < stored.size() && !stored[i])) continue;
     queue_.push_back({f.unit, f.t, f.xy});
-    ++n;
   }
-  if (n == 0) return;
-  ++queued_seq_;
-  q_cv_.notify_one();
+  if (queue_.size() != before) q_cv_.notify_one();
 }
 
 void CoverageService::start(const std::string& data_dir, std::function<void(std::vector<PatrolGap>)> on_gaps) {
@@ -123,13 +120,6 @@ void CoverageService::stop() {
   }
   q_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  applied_cv_.notify_all();
-}
-
-void CoverageService::sync() {
-  std::unique_lock lock(q_mu_);
-  const uint64_t want = queued_seq_;
-  applied_cv_.wait(lock, [&] { return applied_seq_ >= want || (stopping_ && !thread_.joinable()); });
 }
 
 void CoverageService::apply(const std::vector<Queued>& batch) {
@@ -202,22 +192,15 @@ void CoverageService::run(std::string data_dir, std::function<void(std::vector<P
   auto next_prune = steady::now() + std::chrono::minutes(10);
   std::vector<Queued> batch;
   for (;;) {
-    uint64_t seq = 0;
     bool stop = false;
     {
       std::unique_lock lock(q_mu_);
       q_cv_.wait_until(lock, next_check, [&] { return stopping_ || !queue_.empty(); });
       batch.swap(queue_);
-      seq = queued_seq_;
       stop = stopping_;
     }
     if (!batch.empty()) apply(batch);
     batch.clear();
-    {
-      std::lock_guard lock(q_mu_);
-      applied_seq_ = seq;
-    }
-    applied_cv_.notify_all();
     if (stop) return;
     const auto now = steady::now();
     if (now >= next_prune) {

@@ -102,9 +102,6 @@ class CoverageService {
   void start(const std::string& data_dir, std::function<void(std::vector<PatrolGap>)> on_gaps);
   void stop();
 
-  // Blocks until every fix queued before the call is applied (tests).
-  void sync();
-
   // The report for one window (any thread; `db` is a read-only store
   // connection, used only for windows older than the live horizon).
   CoverageAnswer report(sql::Db& db, const CoverageQuery& q) const;
@@ -158,9 +155,7 @@ class CoverageService {
 
   std::mutex q_mu_;
   std::condition_variable q_cv_;
-  std::condition_variable applied_cv_;
   std::vector<Queued> queue_;
-  uint64_t queued_seq_ = 0, applied_seq_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };
