@@ -47,6 +47,53 @@ void clip_segment(const AreaIndex& index, const TimedXY& a, const TimedXY& b, st
   }
 }
 
+// Clips the intervals to [from, to), dropping what falls outside or has no length.
+void clip_to_window(std::vector<InsideInterval>& v, double from, double to) {
+  std::size_t n = 0;
+  for (const InsideInterval& iv : v) {
+    const double s = std::max(iv.start_ms, from);
+    const double e = std::min(iv.end_ms, to);
+    if (e > s) v[n++] = {iv.unit, s, e};
+  }
+  v.resize(n);
+}
+
+// Calls visit(unit, start, end) for each visit of `v` (clipped; sorted by
+// unit, and by start within a unit): intervals of one unit at most
+// visit_merge_s apart merge.
+template <class F>
+void for_each_visit(const std::vector<InsideInterval>& v, const CoverageParams& params, F&& visit) {
+  if (v.empty()) return;
+  const double merge_ms = params.visit_merge_s * 1000.0 + kEps_ms;
+  double vs = v.front().start_ms;
+  double ve = v.front().end_ms;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i].unit == v[i - 1].unit && v[i].start_ms - ve <= merge_ms) {
+      ve = std::max(ve, v[i].end_ms);
+      continue;
+    }
+    visit(v[i - 1].unit, vs, ve);
+    vs = v[i].start_ms;
+    ve = v[i].end_ms;
+  }
+  visit(v.back().unit, vs, ve);
+}
+
+bool is_koper(double start_ms, double end_ms, const CoverageParams& params) {
+  return end_ms - start_ms >= params.koper_min_s * 1000.0 - kEps_ms;
+}
+
+void sort_by_start(std::vector<InsideInterval>& v) {
+  std::sort(v.begin(), v.end(), [](const InsideInterval& x, const InsideInterval& y) {
+    return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.end_ms < y.end_ms;
+  });
+}
+
+void sort_by_unit(std::vector<InsideInterval>& v) {
+  std::stable_sort(v.begin(), v.end(),
+                   [](const InsideInterval& x, const InsideInterval& y) { return x.unit < y.unit; });
+}
+
 }  // namespace
 
 AreaCoverage summarise_area(std::uint32_t area, std::vector<InsideInterval>& v, std::int64_t from_ms,
@@ -56,14 +103,7 @@ AreaCoverage summarise_area(std::uint32_t area, std::vector<InsideInterval>& v, 
   if (to_ms <= from_ms) return c;
   const auto from = static_cast<double>(from_ms);
   const auto to = static_cast<double>(to_ms);
-  // Clip to the window, dropping what falls outside or has no length.
-  std::size_t n = 0;
-  for (const InsideInterval& iv : v) {
-    const double s = std::max(iv.start_ms, from);
-    const double e = std::min(iv.end_ms, to);
-    if (e > s) v[n++] = {iv.unit, s, e};
-  }
-  v.resize(n);
+  clip_to_window(v, from, to);
   if (v.empty()) {
     c.longest_gap_seconds = (to - from) / 1000.0;
     return c;
@@ -71,9 +111,7 @@ AreaCoverage summarise_area(std::uint32_t area, std::vector<InsideInterval>& v, 
 
   // Time order: sums, union and gaps. Ties have identical values whatever the
   // unit, so the result does not depend on how units were numbered.
-  std::sort(v.begin(), v.end(), [](const InsideInterval& x, const InsideInterval& y) {
-    return x.start_ms != y.start_ms ? x.start_ms < y.start_ms : x.end_ms < y.end_ms;
-  });
+  sort_by_start(v);
   double unit_ms = 0;
   double presence_ms = 0;
   double longest_gap_ms = 0;
@@ -97,28 +135,13 @@ AreaCoverage summarise_area(std::uint32_t area, std::vector<InsideInterval>& v, 
   longest_gap_ms = std::max(longest_gap_ms, to - cur_e);
 
   // Per unit: visits.
-  std::stable_sort(v.begin(), v.end(),
-                   [](const InsideInterval& x, const InsideInterval& y) { return x.unit < y.unit; });
-  const double merge_ms = params.visit_merge_s * 1000.0 + kEps_ms;
-  const double koper_ms = params.koper_min_s * 1000.0 - kEps_ms;
+  sort_by_unit(v);
   std::uint32_t visits = 0;
   std::uint32_t koper = 0;
-  double vs = 0;
-  double ve = 0;
-  auto close_visit = [&] {
+  for_each_visit(v, params, [&](std::uint32_t, double vs, double ve) {
     ++visits;
-    if (ve - vs >= koper_ms) ++koper;
-  };
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i > 0 && v[i].unit == v[i - 1].unit && v[i].start_ms - ve <= merge_ms) {
-      ve = std::max(ve, v[i].end_ms);
-      continue;
-    }
-    if (i > 0) close_visit();
-    vs = v[i].start_ms;
-    ve = v[i].end_ms;
-  }
-  close_visit();
+    if (is_koper(vs, ve, params)) ++koper;
+  });
 
   c.unit_seconds = unit_ms / 1000.0;
   c.presence_seconds = presence_ms / 1000.0;
@@ -129,14 +152,42 @@ AreaCoverage summarise_area(std::uint32_t area, std::vector<InsideInterval>& v, 
   return c;
 }
 
-std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<const UnitTrack> tracks,
-                                           std::span<const std::uint32_t> areas, std::int64_t from_ms,
-                                           std::int64_t to_ms, const CoverageParams& params, unsigned threads) {
-  // Only the requested areas collect intervals.
-  std::vector<std::int32_t> slot(index.size(), -1);
-  for (std::size_t i = 0; i < areas.size(); ++i) {
-    if (areas[i] < index.size() && slot[areas[i]] < 0) slot[areas[i]] = static_cast<std::int32_t>(i);
+std::vector<Visit> list_visits(std::vector<InsideInterval>& v, std::int64_t from_ms, std::int64_t to_ms,
+                               const CoverageParams& params) {
+  std::vector<Visit> out;
+  if (to_ms <= from_ms) return out;
+  clip_to_window(v, static_cast<double>(from_ms), static_cast<double>(to_ms));
+  sort_by_start(v);
+  sort_by_unit(v);
+  for_each_visit(v, params, [&](std::uint32_t unit, double vs, double ve) {
+    out.push_back({unit, vs, ve, is_koper(vs, ve, params)});
+  });
+  return out;
+}
+
+namespace {
+
+// How many threads the historical report uses: `threads`, or (0) one per
+// 200,000 fixes, at most one per core; never more than there are units.
+unsigned worker_count(std::span<const UnitTrack> tracks, unsigned threads) {
+  std::size_t want = threads;
+  if (threads == 0) {
+    constexpr std::size_t kFixesPerThread = 200'000;  // below this a thread costs more than it saves
+    std::size_t total = 0;
+    for (const auto& t : tracks) total += t.fixes.size();
+    want = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), total / kFixesPerThread);
   }
+  return static_cast<unsigned>(std::max<std::size_t>(1, std::min(want, tracks.size())));
+}
+
+// The inside intervals of the tracks' segments that can reach [from, to),
+// per requested area (slot[area] = its position in the answer, -1: not
+// asked), the units split over `n` threads; the summary sorts, so the
+// answer does not depend on the split.
+std::vector<std::vector<InsideInterval>> clip_tracks(const AreaIndex& index, std::span<const UnitTrack> tracks,
+                                                     std::size_t n_areas, const std::vector<std::int32_t>& slot,
+                                                     std::int64_t from_ms, std::int64_t to_ms,
+                                                     const CoverageParams& params, unsigned n) {
   const double max_gap_ms = params.max_gap_s * 1000.0;
   using PerArea = std::vector<std::vector<InsideInterval>>;
   auto clip_units = [&](std::size_t u_begin, std::size_t u_end, PerArea& per_area) {
@@ -175,13 +226,7 @@ std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<con
   // not depend on the split.
   std::size_t total = 0;
   for (const auto& t : tracks) total += t.fixes.size();
-  std::size_t want = threads;
-  if (threads == 0) {
-    constexpr std::size_t kFixesPerThread = 200'000;  // below this a thread costs more than it saves
-    want = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), total / kFixesPerThread);
-  }
-  const auto n = static_cast<unsigned>(std::max<std::size_t>(1, std::min(want, tracks.size())));
-  std::vector<PerArea> parts(n, PerArea(areas.size()));
+  std::vector<PerArea> parts(n, PerArea(n_areas));
   if (n == 1) {
     clip_units(0, tracks.size(), parts[0]);
   } else {
@@ -197,12 +242,36 @@ std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<con
     clip_units(cut[0], cut[1], parts[0]);
     for (auto& t : pool) t.join();
     for (unsigned k = 1; k < n; ++k) {
-      for (std::size_t i = 0; i < areas.size(); ++i) {
+      for (std::size_t i = 0; i < n_areas; ++i) {
         parts[0][i].insert(parts[0][i].end(), parts[k][i].begin(), parts[k][i].end());
       }
     }
   }
-  auto& per_area = parts[0];
+  return std::move(parts[0]);
+}
+
+}  // namespace
+
+std::vector<InsideInterval> collect_intervals(const AreaIndex& index, std::span<const UnitTrack> tracks,
+                                              std::uint32_t area, std::int64_t from_ms, std::int64_t to_ms,
+                                              const CoverageParams& params) {
+  if (area >= index.size()) return {};
+  std::vector<std::int32_t> slot(index.size(), -1);
+  slot[area] = 0;
+  return std::move(clip_tracks(index, tracks, 1, slot, from_ms, to_ms, params, worker_count(tracks, 0))[0]);
+}
+
+std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<const UnitTrack> tracks,
+                                           std::span<const std::uint32_t> areas, std::int64_t from_ms,
+                                           std::int64_t to_ms, const CoverageParams& params, unsigned threads) {
+  // Only the requested areas collect intervals.
+  std::vector<std::int32_t> slot(index.size(), -1);
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    if (areas[i] < index.size() && slot[areas[i]] < 0) slot[areas[i]] = static_cast<std::int32_t>(i);
+  }
+  // Clipping and summaries on the same number of threads.
+  const unsigned n = worker_count(tracks, threads);
+  auto per_area = clip_tracks(index, tracks, areas.size(), slot, from_ms, to_ms, params, n);
 
   std::vector<AreaCoverage> out(areas.size());
   auto summarise_range = [&](std::size_t begin, std::size_t end) {
@@ -336,6 +405,13 @@ void CoverageAccumulator::gather(std::uint32_t area, std::int64_t from_ms, std::
   const auto to = static_cast<double>(to_ms);
   auto it = std::lower_bound(v.begin(), v.end(), lo, [](const Stored& x, double t) { return x.start_ms < t; });
   for (; it != v.end() && it->start_ms < to; ++it) out.push_back({it->unit, it->start_ms, it->end_ms});
+}
+
+std::vector<InsideInterval> CoverageAccumulator::intervals(std::uint32_t area, std::int64_t from_ms,
+                                                           std::int64_t to_ms) const {
+  std::vector<InsideInterval> v;
+  gather(area, from_ms, to_ms, v);
+  return v;
 }
 
 AreaCoverage CoverageAccumulator::report(std::uint32_t area, std::int64_t from_ms, std::int64_t to_ms) const {

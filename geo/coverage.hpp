@@ -117,6 +117,27 @@ std::vector<AreaCoverage> compute_coverage(const AreaIndex& index, std::span<con
                                            std::span<const std::uint32_t> areas, std::int64_t from_ms,
                                            std::int64_t to_ms, const CoverageParams& params, unsigned threads = 0);
 
+// One unit's visit (SPEC 5 merge rule) within a window.
+struct Visit {
+  std::uint32_t unit = 0;
+  double start_ms = 0;
+  double end_ms = 0;
+  bool koper = false;
+};
+
+// The visits of `intervals` (any order, all units) clipped to [from_ms,
+// to_ms), by unit then start: what summarise_area counts as visits and
+// koper_visits. Clips and reorders `intervals`.
+std::vector<Visit> list_visits(std::vector<InsideInterval>& intervals, std::int64_t from_ms, std::int64_t to_ms,
+                               const CoverageParams& params);
+
+// Historical: the inside intervals of one area from the tracks' segments
+// that can reach [from_ms, to_ms) (unit = the track's position in
+// `tracks`), unclipped: list_visits clips.
+std::vector<InsideInterval> collect_intervals(const AreaIndex& index, std::span<const UnitTrack> tracks,
+                                              std::uint32_t area, std::int64_t from_ms, std::int64_t to_ms,
+                                              const CoverageParams& params);
+
 // A per-shift target (SPEC 2 "Area"). A zero or absent field is no requirement.
 struct PatrolTarget {
   std::uint32_t visits = 0;
@@ -160,6 +181,10 @@ class CoverageAccumulator {
 
   std::vector<AreaCoverage> report(std::span<const std::uint32_t> areas, std::int64_t from_ms,
                                    std::int64_t to_ms) const;
+  // The inside intervals of one area that can reach [from_ms, to_ms),
+  // unclipped (for list_visits); unit numbers name units via unit_name().
+  std::vector<InsideInterval> intervals(std::uint32_t area, std::int64_t from_ms, std::int64_t to_ms) const;
+  const std::string& unit_name(std::uint32_t unit) const { return units_[unit].name; }
   AreaCoverage report(std::uint32_t area, std::int64_t from_ms, std::int64_t to_ms) const;
 
   // Areas unvisited for longer than their max gap, measured within

@@ -4,17 +4,6 @@
 #include <array>
 #include <cmath>
 #include <exception>
-// GCC 12 at -O3 sees the area builder's set_user("") as strlen over an empty
-// region (-Wstringop-overread): a false positive inside libosmium.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
-#include <osmium/area/assembler.hpp>
-#include <osmium/area/multipolygon_manager.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #include <osmium/handler.hpp>
 #include <osmium/handler/node_locations_for_ways.hpp>
 #include <osmium/index/map/flex_mem.hpp>
@@ -30,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "geo/osm_rings.hpp"
 #include "geo/simplify.hpp"
 
 namespace pm::geo {
@@ -156,11 +146,11 @@ class BasemapCollector : public osmium::handler::Handler {
     BasemapFeature f;
     f.type = BasemapGeometry::multi_polygon;
     for (const osmium::OuterRing& outer : a.outer_rings()) {
-      auto ring = simplify(ring_of(outer), options_.water_tolerance_m, 4);
+      auto ring = simplify(osm::ring_lonlat(outer), options_.water_tolerance_m, 4);
       if (ring.empty()) continue;  // smaller than the tolerance: not worth drawing
       std::vector<std::vector<LonLat>> polygon{std::move(ring)};
       for (const osmium::InnerRing& inner : a.inner_rings(outer)) {
-        auto hole = simplify(ring_of(inner), options_.water_tolerance_m, 4);
+        auto hole = simplify(osm::ring_lonlat(inner), options_.water_tolerance_m, 4);
         if (!hole.empty()) polygon.push_back(std::move(hole));
       }
       f.parts.push_back(std::move(polygon));
@@ -172,17 +162,6 @@ class BasemapCollector : public osmium::handler::Handler {
   }
 
  private:
-  template <class Ring>
-  static std::vector<LonLat> ring_of(const Ring& ring) {
-    std::vector<LonLat> pts;
-    pts.reserve(ring.size());
-    for (const osmium::NodeRef& nr : ring) {
-      const LonLat p{nr.location().lon(), nr.location().lat()};
-      if (pts.empty() || !(pts.back() == p)) pts.push_back(p);
-    }
-    return pts;
-  }
-
   // Douglas-Peucker in metres; returns the kept lon/lat vertices, or nothing
   // when fewer than `min_points` remain (a ring needs 4: closed triangle).
   std::vector<LonLat> simplify(const std::vector<LonLat>& pts, double tolerance, std::size_t min_points) {

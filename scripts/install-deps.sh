@@ -31,6 +31,8 @@ build_pkgs=(
   chromium                    # headless browser for tests/browser (driven by playwright-core)
   # libosmium's dependencies (PBF and XML readers); libosmium itself: see the top
   libprotozero-dev zlib1g-dev libexpat1-dev libbz2-dev liblz4-dev
+  # (expat also reads KML in tools/areas: import-areas --kml)
+  gdal-bin                    # ogr2ogr/ogrinfo: independent conversions and checks in tests (KML import, areas)
 )
 bench_pkgs=(
   redis-server redis-tools    # the GEOADD peer of the ingest benchmark

@@ -99,6 +99,32 @@ std::string_view api_util::query_param(std::string_view target, std::string_view
   return {};
 }
 
+std::vector<std::string_view> api_util::query_params(std::string_view target, std::string_view name) {
+  std::vector<std::string_view> out;
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=')
+      out.push_back(kv.substr(name.size() + 1));
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+  }
+  return out;
+}
+
+std::optional<EpochMs> api_util::parse_time_param(std::string_view decoded) {
+  if (decoded.empty()) return std::nullopt;
+  if (decoded.find_first_not_of("0123456789") == std::string_view::npos && decoded.size() <= 15) {
+    EpochMs v = 0;
+    auto [p, ec] = std::from_chars(decoded.data(), decoded.data() + decoded.size(), v);
+    if (ec == std::errc() && p == decoded.data() + decoded.size()) return v;
+    return std::nullopt;
+  }
+  return parse_iso8601(decoded);
+}
+
 namespace {
 
 void write_outcome(Writer& w, const IngestOutcome& o) {
@@ -189,11 +215,12 @@ void Api::handle(Request&& req, Respond respond) {
   enum class Ep {
     none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
     incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack,
-    basemap, basemap_layer, areas
+    basemap, basemap_layer, areas, shifts, coverage, coverage_visits
   } ep = Ep::none;
   constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
   // The route table: exact paths, or prefix + {id} + suffix (first match wins).
   constexpr RoleSet admin = role_bit(Role::admin), sergeant = role_bit(Role::sergeant);
+  constexpr RoleSet reports = sergeant | role_bit(Role::manager) | admin;
   constexpr auto get = http::verb::get, post = http::verb::post, put = http::verb::put;
   struct Entry {
     std::string_view prefix, suffix;  // suffix "" and exact: the whole path
@@ -222,9 +249,12 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/alerts/", "/ack", false, Ep::alert_ack, {{post, dispatcher | sergeant}}},
       {"/api/v1/units/", "", false, Ep::unit, {{put, dispatcher | admin}}},
       {"/api/v1/devices/", "", false, Ep::device, {{put, admin}}},
-      {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}}},
+      {"/api/v1/areas", "", true, Ep::areas, {{get, kStaff}, {post, admin | sergeant}}},
       {"/api/v1/basemap", "", true, Ep::basemap, {{get, kStaff}}},
       {"/api/v1/basemap/", "", false, Ep::basemap_layer, {{get, kStaff}}},
+      {"/api/v1/shifts", "", true, Ep::shifts, {{get, kStaff}}},
+      {"/api/v1/reports/coverage", "", true, Ep::coverage, {{get, reports}}},
+      {"/api/v1/reports/coverage/visits", "", true, Ep::coverage_visits, {{get, reports}}},
   };
   std::initializer_list<Route> routes;
   for (const auto& e : kTable) {
@@ -299,6 +329,7 @@ void Api::handle(Request&& req, Respond respond) {
     case Ep::alerts: return respond(get_alerts(req));
     case Ep::alert_ack: return post_alert_ack(req, num_id, std::move(respond));
     case Ep::areas: {
+      if (method == http::verb::post) return post_areas(std::move(req), std::move(respond));
       // The loaded areas as GeoJSON (SPEC section 11), optionally of one kind.
       auto areas = d_.areas ? d_.areas() : nullptr;
       std::string body = areas ? write_area_features(*areas, url_decode(query_param(target, "kind")))
@@ -314,9 +345,27 @@ void Api::handle(Request&& req, Respond respond) {
       if (!blob) return fail(Errc::not_found, "no basemap layer " + std::string(id));
       return respond(basemap_response(*blob, req));
     }
+    case Ep::shifts: return respond(get_shifts(req));
+    case Ep::coverage: return get_coverage(req, std::move(respond));
+    case Ep::coverage_visits: return get_coverage_visits(req, std::move(respond));
     case Ep::none: break;
   }
   fail(Errc::internal);
+}
+
+void Api::post_areas(Request&& req, Respond respond) {
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  if (!d_.upload_areas) return respond(failed(Error{Errc::not_found, "areas cannot be loaded here"}, v, ka));
+  std::string kind = url_decode(query_param(req.target(), "kind"));
+  if (!kind.empty() && !valid_id(kind))
+    return respond(bad_request(req, "kind is 1-64 characters: letters, digits, - _ . :"));
+  // Parsing and GEOS checks run on the area worker, not on this I/O thread.
+  bool queued = d_.upload_areas(std::move(req.body()), std::move(kind), [this, v, ka, respond](AreaUploadResult&& r) {
+    if (r.error) return respond(failed(*r.error, v, ka));
+    respond(json_response(200, write_area_plan(r.plan), v, ka));
+  });
+  if (!queued) respond(failed(Error{Errc::overloaded, "area uploads are queued already; try again"}, v, ka));
 }
 
 void Api::post_pings(Request&& req, const Principal& who, Respond respond) {

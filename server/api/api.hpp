@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "server/api/static_files.hpp"
+#include "server/areas/area_set.hpp"
 #include "server/areas/geojson.hpp"
 #include "server/auth/auth.hpp"
 #include "server/dispatch/json.hpp"
@@ -23,11 +24,13 @@
 #include "server/pipeline/pipeline.hpp"
 #include "server/pipeline/rota_service.hpp"
 #include "server/state/live_state.hpp"
+#include "server/store/reader.hpp"
 #include "server/store/store.hpp"
 
 namespace pm {
 
-class BasemapTiles;  // server/api/basemap_api.hpp
+class BasemapTiles;     // server/api/basemap_api.hpp
+class CoverageService;  // server/coverage/service.hpp
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
@@ -52,6 +55,13 @@ struct ApiDeps {
   std::shared_ptr<const BasemapTiles> basemap = nullptr;
   // The areas loaded now (GET /api/v1/areas), or null when none.
   std::function<std::shared_ptr<const std::vector<AreaFeature>>()> areas = nullptr;
+  // Read-only store queries off the I/O threads (reports, replay, exports).
+  StoreReader* reader = nullptr;
+  // Patrol coverage (reports, shifts); null: those endpoints answer 404.
+  CoverageService* coverage = nullptr;
+  // POST /api/v1/areas: queues (body, kind) for the area worker, whose done
+  // runs on that worker; false when it is busy (answered 503). Null: 404.
+  std::function<bool(std::string, std::string, std::function<void(AreaUploadResult&&)>)> upload_areas = nullptr;
 };
 
 // {"error":{"code":"...","message":"..."}} with the catalogue's status.
@@ -69,6 +79,7 @@ class Api {
   void post_pings(Request&& req, const Principal& who, Respond respond);
   void osmand(Request&& req, const Principal& who, Respond respond);
   void post_rota(const Request& req, Respond respond);
+  void post_areas(Request&& req, Respond respond);
   // The one HTTP ingest path: device-token check, pipeline, answer. The pings
   // may view request memory: submit resolves them before returning.
   void submit_pings(std::span<const RawPing> pings, std::span<const uint32_t> positions,
@@ -101,6 +112,13 @@ class Api {
                     std::function<void(dispatch::JsonWriter&, const dispatch::Engine&, EpochMs,
                                        const std::vector<dispatch::Event>&)> render,
                     Respond respond);
+  // Patrol coverage (server/api/coverage_api.cpp), SPEC sections 5 and 7.
+  Response get_shifts(const Request& req) const;
+  void get_coverage(const Request& req, Respond respond);
+  void get_coverage_visits(const Request& req, Respond respond);
+  std::optional<std::pair<int64_t, int64_t>> report_window(const Request& req, std::string& error) const;
+  // Coverage running and a good window, or the error answered and nullopt.
+  std::optional<std::pair<int64_t, int64_t>> coverage_window(const Request& req, const Respond& respond) const;
   // An error answer, counted in metrics by its code.
   Response failed(const Error& e, unsigned version, bool keep_alive) const;
   Response bad_request(const Request& req, std::string message) const {

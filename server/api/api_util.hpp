@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "server/core/clock.hpp"
 
 #include "server/core/errors.hpp"
 
@@ -19,6 +22,10 @@ inline void write_sv(Writer& w, std::string_view s) { w.String(s.data(), static_
 std::string url_decode(std::string_view s);
 // The value of `name` in the query string of `target` (not decoded).
 std::string_view query_param(std::string_view target, std::string_view name);
+// Every value of a repeated parameter (`unit=A&unit=B`), in order, not decoded.
+std::vector<std::string_view> query_params(std::string_view target, std::string_view name);
+// A time parameter (decoded): ISO 8601 UTC, or epoch milliseconds (digits only).
+std::optional<EpochMs> parse_time_param(std::string_view decoded);
 
 struct Parsed {
   rapidjson::Document doc;

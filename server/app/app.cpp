@@ -14,7 +14,9 @@
 #include "geo/osm_roads.hpp"
 #include "server/api/api.hpp"
 #include "server/api/basemap_api.hpp"
+#include "server/areas/area_service.hpp"
 #include "server/areas/geojson.hpp"
+#include "server/coverage/service.hpp"
 #include "server/dispatch/road_eta.hpp"
 #include "server/dispatch/service.hpp"
 #include "server/live/feed.hpp"
@@ -130,6 +132,7 @@ struct App::Impl {
     so.track_chunk_s = cfg.store_track_chunk_s;
     store = Store::open(so, metrics);
     store->load(live);
+    reader = std::make_unique<StoreReader>(cfg.data_dir, cfg.report_threads, cfg.report_queue_max, metrics);
     metrics.live_units.store(static_cast<int64_t>(live.units_with_fix()));
     pipeline = std::make_unique<Pipeline>(cfg, *clock, metrics, live, *store);
     rota = std::make_unique<RotaService>(*clock, live, *store, [this](uint32_t unit, UnitStatus st) {
@@ -138,6 +141,18 @@ struct App::Impl {
       });
     });
     store->read([&](sql::Db& db) { rota->load(load_rota_rows(db)); });
+    // Areas: the stored ones now (SPEC 8: a restart serves what was loaded),
+    // uploads later through the one area worker.
+    // Before the areas: publishing them hands them to the coverage accounting.
+    coverage = std::make_unique<CoverageService>(cfg, *clock, live, metrics);
+    area_service = std::make_unique<AreaService>(
+        live.projection(), *store, metrics,
+        [this] {
+          std::lock_guard lock(areas_mu);
+          return area_meta;
+        },
+        [this](AreaSet set) { publish_areas(std::move(set)); });
+    area_service->load_stored();
     dispatch::DispatchConfig dc;
     dc.stale_after_s = cfg.dispatch_stale_after_s;
     dc.straight_line_speed_mps = cfg.dispatch_speed_mps;
@@ -170,6 +185,7 @@ struct App::Impl {
         [this](std::span<const Fix> f, std::span<const uint8_t> s) {
           dispatch->on_fixes(f, s);
           feed->on_fixes(f, s);
+          coverage->on_fixes(f, s);
         },
         [this](uint32_t unit) { dispatch->emergency_without_fix(unit); });
     // The web pages are read into memory once (server/api/static_files.hpp);
@@ -187,6 +203,12 @@ struct App::Impl {
                                         dispatch.get(), std::move(web), std::move(basemap), [this] {
                                           std::lock_guard lock(areas_mu);
                                           return area_meta;
+                                        },
+                                        reader.get(), coverage.get(),
+                                        [this](std::string body, std::string kind,
+                                               std::function<void(AreaUploadResult&&)> done) {
+                                          return area_service->submit(std::move(body), std::move(kind),
+                                                                      std::move(done));
                                         }});
     // The first I/O thread runs `ioc` (device servers, timers, HTTP); each
     // further one runs its own context that serves HTTP connections only.
@@ -218,11 +240,14 @@ struct App::Impl {
   LiveState live;
   Auth auth;
   std::unique_ptr<Store> store;
+  std::unique_ptr<StoreReader> reader;  // report, replay and export queries
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<RotaService> rota;
   std::unique_ptr<dispatch::GraphRoadEta> road_eta;  // outlives `dispatch`, which points at it
   std::unique_ptr<dispatch::DispatchService> dispatch;
   std::unique_ptr<live::LiveFeed> feed;
+  std::unique_ptr<CoverageService> coverage;
+  std::unique_ptr<AreaService> area_service;  // before api: its jobs answer through the Api
   std::unique_ptr<Api> api;
   boost::asio::io_context ioc;
   std::vector<std::unique_ptr<boost::asio::io_context>> more_iocs;  // I/O threads 2..n, HTTP only
@@ -243,18 +268,20 @@ struct App::Impl {
   // urban:false and none says urban:true; urban (the stricter target) otherwise.
   bool urban_at(geo::XY p) const {
     std::shared_ptr<const geo::AreaIndex> index;
+    std::shared_ptr<const std::unordered_map<std::string, bool>> flags;
     {
       std::lock_guard lock(areas_mu);
       index = areas;
+      flags = urban_flags;
     }
-    if (!index) return true;
+    if (!index || !flags) return true;
     thread_local std::vector<uint32_t> hits;
     hits.clear();
     index->areas_containing(p, hits);
     bool any_rural = false;
     for (uint32_t a : hits) {
-      auto it = urban_flags.find(index->id(a));
-      if (it == urban_flags.end()) continue;
+      auto it = flags->find(index->id(a));
+      if (it == flags->end()) continue;
       if (it->second) return true;
       any_rural = true;
     }
@@ -271,11 +298,26 @@ struct App::Impl {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   boost::asio::ip::tcp::endpoint http_endpoint;
+  // The areas loaded now: area_meta[i] describes handle i of `areas`. All
+  // three are swapped together under areas_mu (publish_areas, run by the
+  // area worker after the store committed); readers copy the pointers.
   mutable std::mutex areas_mu;
-  std::mutex areas_load_mu;
   std::shared_ptr<const geo::AreaIndex> areas;
   std::shared_ptr<const std::vector<AreaFeature>> area_meta;  // GET /api/v1/areas
-  std::unordered_map<std::string, bool> urban_flags;  // area id -> urban, where the area says
+  std::shared_ptr<const std::unordered_map<std::string, bool>> urban_flags;  // area id -> urban, where the area says
+  void publish_areas(AreaSet set) {
+    auto urban = std::make_shared<std::unordered_map<std::string, bool>>();
+    for (const auto& f : *set.features)
+      if (f.urban) (*urban)[f.input.id] = *f.urban;
+    {
+      std::lock_guard lock(areas_mu);
+      areas = set.index;
+      area_meta = set.features;
+      urban_flags = std::move(urban);
+    }
+    // One publisher at a time (the area worker, or the constructor): sets reach coverage in order.
+    coverage->set_areas(std::move(set.index), std::move(set.features));
+  }
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool started = false, stopped = false;
@@ -295,6 +337,15 @@ void App::start() {
     log::info("auth", "tokens loaded", {{"count", std::to_string(i.auth.size())}});
   });
   i.feed->start();
+  i.area_service->start();
+  i.coverage->start(i.cfg.data_dir, [&i](std::vector<PatrolGap> gaps) {
+    dispatch::cmd::PatrolGaps c;
+    c.shift_start = i.coverage->shifts().at(i.clock->now_ms()).start_ms;
+    for (auto& g : gaps)
+      c.overdue.push_back({std::move(g.area), std::move(g.name), g.lat, g.lon, g.unvisited_s, g.max_gap_minutes,
+                           g.last_visit_end_ms ? static_cast<EpochMs>(*g.last_visit_end_ms) : 0});
+    i.dispatch->patrol_gaps(std::move(c));
+  });
   i.server->start();
   i.nmea->start();
   i.lip->start();
@@ -344,6 +395,9 @@ void App::stop() {
     for (auto& c : i.more_iocs) c->stop();
     for (auto& t : i.threads) t.join();
   }
+  i.area_service->stop();  // waits for an upload's store job: before the store stops
+  i.coverage->stop();
+  i.reader->stop();
   i.store->stop();
   i.stop_cv.notify_all();
 }
@@ -379,51 +433,16 @@ std::string App::add_token(Role role, const std::string& name, const std::string
   return token;
 }
 
-size_t App::load_areas_file(const std::string& path, const std::string& default_kind, bool replace) {
+size_t App::load_areas_file(const std::string& path, const std::string& default_kind) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read areas file " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string text = ss.str();
-  std::vector<AreaProblem> problems;
-  auto features = read_area_features(text, default_kind, problems);
-  for (const auto& p : problems) log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"reason", p.message}});
-  std::lock_guard load(impl_->areas_load_mu);  // one load at a time; readers keep the old set meanwhile
-  if (!replace) {
-    // Added to the areas loaded before; a new feature replaces one with its id.
-    std::shared_ptr<const std::vector<AreaFeature>> old;
-    {
-      std::lock_guard lock(impl_->areas_mu);
-      old = impl_->area_meta;
-    }
-    if (old) {
-      std::unordered_set<std::string> fresh;
-      for (const auto& f : features) fresh.insert(f.input.id);
-      std::vector<AreaFeature> merged;
-      for (const auto& f : *old)
-        if (!fresh.contains(f.input.id)) merged.push_back(f);
-      for (auto& f : features) merged.push_back(std::move(f));
-      features = std::move(merged);
-    }
-  }
-  std::vector<geo::AreaInput> inputs;
-  inputs.reserve(features.size());
-  for (const auto& f : features) inputs.push_back(f.input);
-  std::vector<geo::AreaError> errors;
-  auto index = std::make_shared<geo::AreaIndex>(geo::AreaIndex::build(inputs, impl_->live.projection(), &errors));
-  for (const auto& e : errors) log::warn("areas", "invalid geometry skipped", {{"id", e.id}, {"reason", e.reason}});
-  // What GET /api/v1/areas shows is what was loaded: not the invalid ones.
-  std::unordered_set<std::string> bad;
-  for (const auto& e : errors) bad.insert(e.id);
-  std::erase_if(features, [&](const AreaFeature& f) { return bad.contains(f.input.id); });
-  std::unordered_map<std::string, bool> urban;
-  for (const auto& f : features)
-    if (f.urban) urban[f.input.id] = *f.urban;
-  std::lock_guard lock(impl_->areas_mu);
-  impl_->areas = index;
-  impl_->area_meta = std::make_shared<const std::vector<AreaFeature>>(std::move(features));
-  impl_->urban_flags = std::move(urban);
-  return index->size();
+  AreaUploadResult r = impl_->area_service->upload(ss.str(), default_kind);
+  if (r.error) throw std::runtime_error("areas file " + path + ": " + std::string(r.error->text()));
+  for (const auto& p : r.plan.rejected)
+    log::warn("areas", "feature skipped", {{"index", std::to_string(p.index)}, {"id", p.id}, {"code", p.code}, {"reason", p.message}});
+  return r.plan.next.index->size();
 }
 
 }  // namespace pm

@@ -38,10 +38,12 @@ class App {
   // Creates a token through the store (blocking: not for I/O threads).
   std::string add_token(Role role, const std::string& name, const std::string& device = {});
   // Loads GeoJSON areas from a file (the demo's Rutland parishes and hot
-  // spots): instead of the areas loaded before, or added to them (`replace`
-  // false; a feature with an id already loaded replaces it). Returns the areas
-  // loaded in all; invalid geometries are skipped and logged.
-  size_t load_areas_file(const std::string& path, const std::string& default_kind, bool replace = true);
+  // spots) as POST /api/v1/areas?kind=default_kind does: the kinds in the
+  // file (and default_kind) are replaced, others stay, and the result is
+  // stored. After start(); blocks until stored. Returns the areas loaded in
+  // all kinds; invalid features are skipped and logged. Throws when the file
+  // cannot be read, is not GeoJSON or cannot be stored.
+  size_t load_areas_file(const std::string& path, const std::string& default_kind);
 
   Metrics& metrics();
   LiveState& live();

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
       // Hot spots proposed from the crime file by tools/hotspots (make demo writes them).
       std::string hotspots = cfg.data_dir + "/hotspots.geojson";
       if (std::filesystem::exists(hotspots)) {
-        size_t n = app.load_areas_file(hotspots, "hotspot", false);
+        size_t n = app.load_areas_file(hotspots, "hotspot");
         log::info("demo", "hot spots loaded", {{"file", hotspots}, {"areas", std::to_string(n)}});
       }
       std::string dispatcher = app.add_token(Role::dispatcher, "demo-dispatcher");
@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
       std::string host = app.http_host() == "0.0.0.0" ? "localhost" : app.http_host();
       std::string base = "http://" + host + ":" + std::to_string(app.http_port());
       std::printf("demo: open %s/#token=%s\n", base.c_str(), dispatcher.c_str());
+      std::printf("demo: sergeant's coverage page %s/sergeant.html#token=%s\n", base.c_str(),
+                  app.add_token(Role::sergeant, "demo-sergeant").c_str());
       std::printf("demo: send a ping with\n  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
                   "    -d '{\"device\":\"NA21\",\"t\":'$(date +%%s%%3N)',\"lat\":52.6703,\"lon\":-0.7277,\"speed_mps\":8.1}' \\\n"
                   "    %s/api/v1/pings\n",

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include "server/core/shifts.hpp"
+
 namespace pm {
 namespace {
 
@@ -64,6 +66,15 @@ constexpr std::array kKeys = {
     ConfigKey{"basemap.osm_file", "", "an OpenStreetMap extract (.osm.pbf) drawn as the dispatcher map's offline basemap "
                                       "(GET /api/v1/basemap); empty = no basemap"},
     ConfigKey{"dispatch.tick_ms", "1000", "how often the grade clock checks for predicted breaches and breaches"},
+    ConfigKey{"shift.boundaries", "07:00,14:00,22:00", "local times of day at which shifts start (SPEC 2); targets are per shift"},
+    ConfigKey{"shift.timezone", "GMT0BST,M3.5.0/1,M10.5.0", "local time for the shift boundaries as a POSIX TZ rule (default UK time; UTC0 for UTC)"},
+    ConfigKey{"coverage.max_gap_s", "180", "patrol presence: two fixes of a unit further apart than this form no segment (SPEC 5)"},
+    ConfigKey{"coverage.visit_merge_s", "60", "patrol presence: inside intervals this close merge into one visit"},
+    ConfigKey{"coverage.koper_min_s", "600", "patrol presence: a visit at least this long is a Koper visit"},
+    ConfigKey{"coverage.live_hours", "36", "live coverage accounting keeps this many hours of fixes in memory (reports for older windows read the store)"},
+    ConfigKey{"coverage.alert_check_s", "30", "how often hot spots are checked against their max_gap_minutes during a shift"},
+    ConfigKey{"report.threads", "1", "threads running report, replay and export queries (each with its own read-only store connection), off the I/O threads"},
+    ConfigKey{"report.queue_max", "32", "report queries waiting for a thread; beyond, 503 overloaded"},
     ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
 };
 
@@ -234,6 +245,20 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   if (auto e = num("dispatch.grade1_rural_min", c.dispatch_grade1_rural_min, int64_t{1}, int64_t{1440})) return e;
   if (auto e = num("dispatch.grade2_min", c.dispatch_grade2_min, int64_t{1}, int64_t{10080})) return e;
   if (auto e = num("dispatch.tick_ms", c.dispatch_tick_ms, 100u, 60000u)) return e;
+  {
+    std::string err;
+    auto cal = ShiftCalendar::parse(v.get("shift.boundaries"), v.get("shift.timezone"), &err);
+    if (!cal) return "config shift.boundaries / shift.timezone: " + err;
+    c.shift_boundaries = v.get("shift.boundaries");
+    c.shift_timezone = v.get("shift.timezone");
+  }
+  if (auto e = num("coverage.max_gap_s", c.coverage_max_gap_s, 1.0, 86400.0)) return e;
+  if (auto e = num("coverage.visit_merge_s", c.coverage_visit_merge_s, 0.0, 86400.0)) return e;
+  if (auto e = num("coverage.koper_min_s", c.coverage_koper_min_s, 1.0, 86400.0)) return e;
+  if (auto e = num("coverage.live_hours", c.coverage_live_hours, 1u, 24u * 31u)) return e;
+  if (auto e = num("coverage.alert_check_s", c.coverage_alert_check_s, 1u, 3600u)) return e;
+  if (auto e = num("report.threads", c.report_threads, 1u, 64u)) return e;
+  if (auto e = num("report.queue_max", c.report_queue_max, size_t{1}, size_t{100000})) return e;
   c.log_level = v.get("log.level");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return bad("log.level", c.log_level, "debug, info, warn or error");

@@ -95,6 +95,15 @@ struct Config {
   int64_t dispatch_grade1_rural_min = 20;
   int64_t dispatch_grade2_min = 60;
   unsigned dispatch_tick_ms = 1000;
+  std::string shift_boundaries = "07:00,14:00,22:00";  // validated: ShiftCalendar::parse succeeds
+  std::string shift_timezone = "GMT0BST,M3.5.0/1,M10.5.0";
+  double coverage_max_gap_s = 180;
+  double coverage_visit_merge_s = 60;
+  double coverage_koper_min_s = 600;
+  unsigned coverage_live_hours = 36;
+  unsigned coverage_alert_check_s = 30;
+  unsigned report_threads = 1;
+  size_t report_queue_max = 32;
   std::string log_level;
 
   // Converts and validates; returns an error message on a bad value.

@@ -103,15 +103,26 @@ std::string Metrics::render() const {
   gauge("patrolmap_live_units", "Units with a live position.", live_units.load());
   gauge("patrolmap_websocket_clients", "Connected live-map clients.", ws_clients.load());
   counter("patrolmap_websocket_frames_total", "Live-map frames written (snapshots and deltas).", ws_frames.load());
-  counter("patrolmap_websocket_frame_bytes_total", "Bytes of live-map frames written.", ws_frame_bytes.load());
+  counter("patrolmap_websocket_frame_bytes_total", "Bytes of live-map frames written (on the wire: headers included, compressed when deflated).", ws_frame_bytes.load());
   counter("patrolmap_websocket_snapshots_total",
           "Live-map snapshots written (first frames, and clients that fell too far behind).", ws_snapshots.load());
   counter("patrolmap_websocket_closed_slow_total", "Live-map clients disconnected because they stopped reading.",
           ws_closed_slow.load());
   counter("patrolmap_websocket_closed_refused_total",
-          "Live-map clients closed for a bad or missing token or a bad message.", ws_closed_refused.load());
+          "Live-map clients closed for a bad or missing token, a bad message or a protocol error.", ws_closed_refused.load());
+  counter("patrolmap_report_queries_total", "Report, replay and export queries run off the I/O threads.",
+          report_jobs.load());
+  line("# HELP %s %s\n# TYPE %s counter\n%s %.6f\n", "patrolmap_report_query_seconds_total",
+       "Time spent running those queries.", "patrolmap_report_query_seconds_total",
+       "patrolmap_report_query_seconds_total", static_cast<double>(report_seconds_us.load()) / 1e6);
+  counter("patrolmap_report_rejected_total", "Report queries refused because the query queue was full (503).",
+          report_rejected.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());
   counter("patrolmap_handler_exceptions_total", "Exceptions caught at a handler edge.", handler_exceptions.load());
+  counter("patrolmap_areas_loaded_total", "Area features loaded (POST /api/v1/areas, area files).", areas_loaded.load());
+  counter("patrolmap_areas_rejected_total",
+          "Area features left out: no or duplicate id, bad geometry type, invalid geometry, bad target.",
+          areas_rejected.load());
   counter("patrolmap_udp_receive_drops_total", "UDP datagrams the kernel dropped because the receive buffer was full.",
           udp_receive_drops.load());
   counter("patrolmap_udp_pings_dropped_total", "Pings decoded from UDP datagrams but not stored (store queue full).",

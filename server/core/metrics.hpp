@@ -55,8 +55,13 @@ class Metrics {
   std::atomic<uint64_t> ws_snapshots{0};        // of them, snapshots
   std::atomic<uint64_t> ws_closed_slow{0};      // clients that stopped reading
   std::atomic<uint64_t> ws_closed_refused{0};   // bad token, bad message
+  std::atomic<uint64_t> report_jobs{0};         // report/replay queries run by the store reader
+  std::atomic<uint64_t> report_seconds_us{0};   // their total run time
+  std::atomic<uint64_t> report_rejected{0};     // refused: reader queue full (503)
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
+  std::atomic<uint64_t> areas_loaded{0};    // area features loaded (API, files)
+  std::atomic<uint64_t> areas_rejected{0};  // area features left out (bad id, geometry, target)
   std::atomic<uint64_t> udp_receive_drops{0};  // datagrams the kernel dropped: receive buffer full
   std::atomic<uint64_t> udp_pings_dropped{0};  // decoded from UDP, not stored: store queue full or failed
 

@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kIncidentStatus[] = {"open", "assigned", "on_scene", "closed"};
 constexpr std::string_view kStage[] = {"en_route", "on_scene", "cleared"};
-constexpr std::string_view kAlertKind[] = {"officer_emergency", "predicted_breach", "breach"};
+constexpr std::string_view kAlertKind[] = {"officer_emergency", "predicted_breach", "breach", "patrol_gap"};
 
 template <class E, size_t N>
 std::optional<E> parse_name(std::string_view s, const std::string_view (&names)[N]) {
@@ -371,8 +371,42 @@ Expected<std::vector<Event>, Error> Engine::decide(const Command& c, EpochMs now
     return out;
   }
 
+  if (auto* g = std::get_if<cmd::PatrolGaps>(&c)) {
+    decide_patrol_gaps(*g, now, out);
+    return out;
+  }
+
   decide_tick(std::get<cmd::Tick>(c), now, live, out);
   return out;
+}
+
+// One alert per overdue hot spot; it ends when the spot is visited (no
+// longer overdue). An acknowledged spot is not raised again in the same
+// shift until somebody has been there after the acknowledgement.
+void Engine::decide_patrol_gaps(const cmd::PatrolGaps& g, EpochMs now, std::vector<Event>& out) const {
+  uint64_t next_alert = next_alert_;
+  std::unordered_map<std::string_view, const cmd::PatrolGaps::Area*> overdue;
+  for (const auto& a : g.overdue) overdue.emplace(a.id, &a);
+  for (const auto& [area, alert] : area_gap_alert_)
+    if (!overdue.contains(area)) out.push_back({now, ev::AlertEnded{alert, false}});
+  for (const auto& a : g.overdue) {
+    if (area_gap_alert_.contains(a.id)) continue;
+    if (auto it = area_gap_acked_.find(a.id);
+        it != area_gap_acked_.end() && it->second >= g.shift_start && a.last_visit_end <= it->second)
+      continue;
+    Alert al;
+    al.id = next_alert++;
+    al.kind = AlertKind::patrol_gap;
+    al.t = now;
+    al.has_position = true;
+    al.lat = a.lat;
+    al.lon = a.lon;
+    al.area = a.id;
+    al.area_name = a.name;
+    al.unvisited_s = a.unvisited_s;
+    al.max_gap_minutes = a.max_gap_minutes;
+    out.push_back({now, ev::AlertRaised{std::move(al)}});
+  }
 }
 
 void Engine::decide_position(const cmd::Position& p, EpochMs now, const LiveState& live,
@@ -619,6 +653,7 @@ void Engine::fold(const Event& e) {
           next_alert_ = std::max(next_alert_, a.id + 1);
           alerts_[a.id] = a;
           if (a.kind == AlertKind::officer_emergency) unit_emergency_[a.unit] = a.id;
+          if (a.kind == AlertKind::patrol_gap) area_gap_alert_[a.area] = a.id;
           if (Incident* inc = a.incident ? incident_mut(a.incident) : nullptr) {
             if (a.kind == AlertKind::predicted_breach) inc->breach_predicted = true;
             if (a.kind == AlertKind::breach) inc->breached = true;
@@ -631,6 +666,10 @@ void Engine::fold(const Event& e) {
           a.active = false;
           if (b.acknowledged) a.acknowledged = e.t;
           if (a.kind == AlertKind::officer_emergency) unit_emergency_.erase(a.unit);
+          if (a.kind == AlertKind::patrol_gap) {
+            area_gap_alert_.erase(a.area);
+            if (b.acknowledged) area_gap_acked_[a.area] = e.t;
+          }
           if (a.incident) incident_alert_[a.kind == AlertKind::breach ? 1 : 0].erase(a.incident);
         } else if constexpr (std::is_same_v<T, ev::LocationFlagged>) {
           const FlaggedLocation& l = b.location;

@@ -78,9 +78,21 @@ struct FlagLocation {
 struct Tick {
   uint64_t only = 0;  // one incident (just created), or 0: every open incident
 };                    // grade clock: predicted breaches and breaches
+// Hot spots overdue for a visit now (the whole set; from patrol coverage).
+struct PatrolGaps {
+  struct Area {
+    std::string id, name;
+    double lat = 0, lon = 0;
+    double unvisited_s = 0;
+    double max_gap_minutes = 0;
+    EpochMs last_visit_end = 0;  // 0: nobody this shift
+  };
+  std::vector<Area> overdue;
+  EpochMs shift_start = 0;
+};
 }  // namespace cmd
 using Command = std::variant<cmd::CreateIncident, cmd::Assign, cmd::Report, cmd::Close, cmd::SetStatus, cmd::Position,
-                             cmd::Emergency, cmd::AckAlert, cmd::FlagLocation, cmd::Tick>;
+                             cmd::Emergency, cmd::AckAlert, cmd::FlagLocation, cmd::Tick, cmd::PatrolGaps>;
 
 namespace ev {
 struct IncidentCreated {
@@ -175,6 +187,7 @@ class Engine {
   EpochMs deadline_for(const IncidentSpec& s, EpochMs created) const;
   void decide_position(const cmd::Position& p, EpochMs now, const LiveState& live, std::vector<Event>& out) const;
   void decide_tick(const cmd::Tick& t, EpochMs now, const LiveState& live, std::vector<Event>& out) const;
+  void decide_patrol_gaps(const cmd::PatrolGaps& g, EpochMs now, std::vector<Event>& out) const;
   void raise_emergency(uint32_t unit, EpochMs now, const LiveState& live, bool has_pos, double lat, double lon,
                        geo::XY xy, std::vector<Event>& out) const;
   void status_event(const UnitRecord& u, UnitStatus to, uint64_t incident, EpochMs now, std::vector<Event>& out) const;
@@ -200,7 +213,9 @@ class Engine {
   std::unordered_map<CellKey, std::vector<uint64_t>> repeat_cells_;   // every incident by repeat cell (time order)
   std::unordered_map<std::string, std::vector<uint64_t>> by_caller_;  // caller_ref -> incidents (time order)
   std::unordered_map<CellKey, std::vector<uint64_t>> location_cells_;
-  std::unordered_map<uint64_t, uint64_t> incident_alert_[2];  // incident -> active predicted/breach alert
+  std::unordered_map<uint64_t, uint64_t> incident_alert_[2];
+  std::unordered_map<std::string, uint64_t> area_gap_alert_;  // hot spot -> active patrol_gap alert
+  std::unordered_map<std::string, EpochMs> area_gap_acked_;   // hot spot -> when its last gap alert was acknowledged  // incident -> active predicted/breach alert
   static constexpr double kLocationCell_m = 250;
   static constexpr double kMaxLocationRadius_m = 5000;
 };

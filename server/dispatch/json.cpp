@@ -239,12 +239,22 @@ void store_alert(JsonWriter& w, const Alert& a) {
   w.Double(a.time_left_s);
   key(w, "nearest");
   store_recs(w, a.nearest);
+  if (a.kind == AlertKind::patrol_gap) {
+    key(w, "area");
+    str(w, a.area);
+    key(w, "area_name");
+    str(w, a.area_name);
+    key(w, "unvisited_s");
+    w.Double(a.unvisited_s);
+    key(w, "max_gap_min");
+    w.Double(a.max_gap_minutes);
+  }
 }
 
 Alert read_alert(Reader& r) {
   Alert a;
   a.id = r.u64("id");
-  a.kind = enum_at<AlertKind>(r, "alert", 3);
+  a.kind = enum_at<AlertKind>(r, "alert", 4);
   a.t = r.i64("at");
   a.incident = r.u64("incident");
   a.unit = static_cast<uint32_t>(r.u64("unit"));
@@ -255,6 +265,12 @@ Alert read_alert(Reader& r) {
   a.eta_s = r.dbl_or_inf("eta");
   a.time_left_s = r.dbl("left");
   a.nearest = read_recs(r, "nearest");
+  if (a.kind == AlertKind::patrol_gap) {
+    a.area = r.string("area");
+    a.area_name = r.string("area_name");
+    a.unvisited_s = r.dbl("unvisited_s");
+    a.max_gap_minutes = r.dbl("max_gap_min");
+  }
   return a;
 }
 
@@ -622,6 +638,16 @@ void write_alert(JsonWriter& w, const Alert& a, const Engine* engine) {
   if (a.kind == AlertKind::officer_emergency) {
     key(w, "nearest");
     write_recommendations(w, a.nearest);
+  }
+  if (a.kind == AlertKind::patrol_gap) {
+    key(w, "area");
+    str(w, a.area);
+    key(w, "area_name");
+    str(w, a.area_name);
+    key(w, "unvisited_s");
+    w.Double(r1(a.unvisited_s));
+    key(w, "max_gap_minutes");
+    w.Double(a.max_gap_minutes);
   }
   if (engine && a.incident)
     if (const Incident* inc = engine->incident(a.incident)) {

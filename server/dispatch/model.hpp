@@ -100,7 +100,7 @@ struct FlaggedLocation {
   EpochMs created = 0;
 };
 
-enum class AlertKind : uint8_t { officer_emergency, predicted_breach, breach };
+enum class AlertKind : uint8_t { officer_emergency, predicted_breach, breach, patrol_gap };
 std::string_view alert_kind_name(AlertKind k);
 
 // A unit offered for an incident or an emergency.
@@ -128,6 +128,10 @@ struct Alert {
   std::vector<Recommendation> nearest;  // officer_emergency: nearest available units
   bool active = true;
   EpochMs acknowledged = 0;
+  // patrol_gap: the hot spot unvisited for longer than its max gap (SPEC 5).
+  std::string area, area_name;
+  double unvisited_s = 0;
+  double max_gap_minutes = 0;
 };
 
 }  // namespace pm::dispatch

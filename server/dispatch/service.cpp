@@ -124,6 +124,16 @@ void DispatchService::emergency_without_fix(uint32_t unit) {
   persist(std::move(events), nullptr);
 }
 
+void DispatchService::patrol_gaps(cmd::PatrolGaps gaps) {
+  std::vector<Event> events;
+  {
+    std::lock_guard lock(mu_);
+    auto r = run_locked(std::move(gaps), clock_.now_ms());
+    if (r) events = std::move(*r);
+  }
+  persist(std::move(events), nullptr);
+}
+
 void DispatchService::tick() {
   std::vector<Event> events;
   {

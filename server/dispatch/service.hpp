@@ -49,6 +49,8 @@ class DispatchService {
   // An emergency from a device that sent no usable position.
   void emergency_without_fix(uint32_t unit);
   void tick();
+  // The overdue hot spots now (patrol coverage): raises and ends patrol_gap alerts.
+  void patrol_gaps(cmd::PatrolGaps gaps);
 
   // Consistent reads under the lock: f(engine, now, live).
   template <class F>

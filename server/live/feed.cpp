@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/dispatch/json.hpp"
+#include "server/net/ws_frame.hpp"
 
 namespace pm::live {
 
@@ -32,7 +33,14 @@ void LiveFeed::stop() {
 
 void LiveFeed::flush_loop() {
   auto next = std::chrono::steady_clock::now();
-  std::vector<std::pair<Deliver, FanOut::Cut>> out;
+  struct Out {
+    Deliver deliver;
+    bool deflate;
+    FanOut::Cut cut;
+  };
+  std::vector<Out> out;
+  // This tick's deflated bodies, by the body they compress: each is deflated once.
+  std::unordered_map<const std::string*, std::shared_ptr<const std::string>> deflated;
   for (;;) {
     next += std::chrono::milliseconds(flush_ms_);
     {
@@ -48,11 +56,20 @@ void LiveFeed::flush_loop() {
       std::lock_guard lock(sinks_mu_);
       for (auto& c : cuts) {
         auto it = sinks_.find(c.sub);
-        if (it != sinks_.end()) out.emplace_back(it->second, std::move(c));
+        if (it != sinks_.end()) out.push_back({it->second.deliver, it->second.deflate, std::move(c)});
       }
     }
-    for (auto& [deliver, c] : out) deliver(c.snapshot, std::move(c.body));
+    for (auto& o : out) {
+      Body body{std::move(o.cut.body), nullptr};
+      if (o.deflate) {
+        auto& z = deflated[body.text.get()];
+        if (!z) z = std::make_shared<const std::string>(ws::deflate_body(*body.text));
+        body.deflated = z;
+      }
+      o.deliver(o.cut.snapshot, std::move(body));
+    }
     out.clear();
+    deflated.clear();
   }
 }
 
@@ -129,7 +146,7 @@ void LiveFeed::on_fixes(std::span<const Fix> fixes, std::span<const uint8_t> sto
   publish_units_locked(units, false);
 }
 
-SubscriberId LiveFeed::subscribe(const Bbox& bbox, uint8_t layers, Deliver deliver) {
+SubscriberId LiveFeed::subscribe(const Bbox& bbox, uint8_t layers, bool deflate, Deliver deliver) {
   SubscriberId id;
   {
     std::lock_guard lock(mu_);
@@ -140,7 +157,7 @@ SubscriberId LiveFeed::subscribe(const Bbox& bbox, uint8_t layers, Deliver deliv
     // The sink first: the flush thread must find it for the first cut.
     std::lock_guard sinks(sinks_mu_);
     id = fan_.add_subscriber(bbox, layers, clock_.now_ms());
-    sinks_.emplace(id, std::move(deliver));
+    sinks_.emplace(id, Sink{std::move(deliver), deflate});
   }
   return id;
 }

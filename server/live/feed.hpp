@@ -9,7 +9,7 @@
 //   feed.seed();                                   // before serving
 //   pipeline hook:  feed.on_fixes(fixes, stored);  // store thread, after commit
 //   dispatch hook:  feed.on_events(events);        // store thread, after commit
-//   session:        auto sub = feed.subscribe(bbox, layers, deliver);
+//   session:        auto sub = feed.subscribe(bbox, layers, deflate, deliver);
 //                   deliver(snapshot, body) is called from the feed's flush
 //                   thread every live.flush_ms while there is something to
 //                   send; the session writes it, then calls feed.ready(sub).
@@ -22,6 +22,9 @@
 // One flush thread cuts every ready subscriber's frame at the same tick, so
 // screens showing the same window share one frame body (FanOut::cut_ready):
 // twenty dispatchers watching the whole county cost one frame, not twenty.
+// A body that goes to any session which agreed permessage-deflate is also
+// deflated once, on the flush thread (never on an I/O thread), and the
+// compressed bytes are shared the same way (pm::ws::deflate_body).
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -38,8 +41,15 @@ namespace pm::live {
 
 class LiveFeed {
  public:
+  // A frame body as cut (shared by every subscriber in the same state), and
+  // the same body deflated (ws::deflate_body) for subscribers that asked for
+  // it; null for the others.
+  struct Body {
+    std::shared_ptr<const std::string> text;
+    std::shared_ptr<const std::string> deflated;
+  };
   // Called on the flush thread: must only hand the frame over (post it).
-  using Deliver = std::function<void(bool snapshot, std::shared_ptr<const std::string> body)>;
+  using Deliver = std::function<void(bool snapshot, Body body)>;
 
   LiveFeed(FanOutOptions opt, unsigned flush_ms, const dispatch::DispatchService& dispatch, const Clock& clock);
   ~LiveFeed();
@@ -57,7 +67,8 @@ class LiveFeed {
   // whose status, incident or emergency flag they change.
   void on_events(const std::vector<dispatch::Event>& events);
 
-  SubscriberId subscribe(const Bbox& bbox, uint8_t layers, Deliver deliver);
+  // `deflate`: deliver bodies deflated as well (permessage-deflate agreed).
+  SubscriberId subscribe(const Bbox& bbox, uint8_t layers, bool deflate, Deliver deliver);
   void unsubscribe(SubscriberId sub);
   // Applied at the subscriber's next frame.
   void set_viewport(SubscriberId sub, const Bbox& bbox) { fan_.request_viewport(sub, bbox); }
@@ -77,7 +88,11 @@ class LiveFeed {
   std::mutex mu_;             // publishing units vs the first subscriber's republish
   bool units_stale_ = false;  // unit updates skipped while nobody subscribed
   std::mutex sinks_mu_;
-  std::unordered_map<SubscriberId, Deliver> sinks_;
+  struct Sink {
+    Deliver deliver;
+    bool deflate;
+  };
+  std::unordered_map<SubscriberId, Sink> sinks_;
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool running_ = false;

@@ -4,11 +4,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/range/iterator_range.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -16,6 +19,7 @@
 
 #include "server/core/log.hpp"
 #include "server/live/feed.hpp"
+#include "server/net/ws_frame.hpp"
 
 namespace pm {
 
@@ -76,32 +80,49 @@ bool origin_allowed(std::string_view origin, std::string_view host, const std::v
 // A viewport change is applied at the next frame (the latest wins), so no
 // client can make the server re-scan the units faster than it flushes. Pings
 // after live.keepalive_s / 2 of silence; silent for live.keepalive_s: closed.
+//
+// Beast answers the upgrade (with our Sec-WebSocket-Extensions when
+// permessage-deflate is agreed); after that the session frames the socket
+// itself (pm_ws): a compressed message is the session's own prefix as a
+// stored deflate block followed by the body the flush thread deflated once
+// for every session, which Beast's stream cannot send (it compresses each
+// message itself). Control frames (pong, ping, close) wait for the data
+// frame in flight and go out between whole frames.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& s, Auth& auth, live::LiveFeed& feed, Metrics& metrics, const Config& cfg)
-      : ws_(std::move(s)), hello_timer_(ws_.get_executor()), stall_timer_(ws_.get_executor()), auth_(auth),
-        feed_(feed), metrics_(metrics), cfg_(cfg) {}
+      : sock_(s.get_executor()), hs_(std::in_place, std::move(s)), hello_timer_(sock_.get_executor()),
+        stall_timer_(sock_.get_executor()), idle_timer_(sock_.get_executor()), close_timer_(sock_.get_executor()),
+        auth_(auth), feed_(feed), metrics_(metrics), cfg_(cfg) {}
 
-  void run(Request req) {
+  // `early`: bytes the client sent after its upgrade request, already read.
+  void run(Request req, std::string early) {
     metrics_.ws_clients.fetch_add(1);
     // A client must say hello with a valid token in time, or it is dropped:
     // an unauthenticated socket may not sit on the server.
     hello_timer_.expires_after(std::chrono::seconds(cfg_.http_header_timeout_s));
     hello_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->sub_) return;
-      beast::get_lowest_layer(self->ws_).close();
+      self->close_socket();
     });
-    ws_.read_message_max(64 * 1024);
-    // A frame goes out as one WebSocket frame, in as few writes as the
-    // kernel takes (auto-fragmenting would cut a county-wide delta into
-    // hundreds of 4 KiB frames and writes).
-    ws_.auto_fragment(false);
+    std::string offers;
+    for (const auto& f : boost::make_iterator_range(req.equal_range(http::field::sec_websocket_extensions))) {
+      if (!offers.empty()) offers += ", ";
+      offers.append(f.value());
+    }
+    agreed_ = ws::negotiate_deflate(offers);
+    reader_ = ws::FrameReader({kMaxMessage, agreed_.has_value()});
+    if (agreed_) inflater_.emplace();
+    early_ = std::move(early);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(30);
-    t.idle_timeout = std::chrono::seconds(cfg_.live_keepalive_s);
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    hs_->set_option(t);
+    if (agreed_)
+      hs_->set_option(websocket::stream_base::decorator(
+          [ext = agreed_->response](websocket::response_type& res) { res.set(http::field::sec_websocket_extensions, ext); }));
+    hs_->async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
   ~WsSession() {
     if (sub_) feed_.unsubscribe(sub_);
@@ -110,20 +131,59 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
  private:
   using steady = std::chrono::steady_clock;
+  static constexpr size_t kMaxMessage = 64 * 1024;  // hello and viewport are far smaller
 
   void on_accept(beast::error_code ec) {
-    if (ec) return;
-    do_read();
+    if (ec || done_) return close_socket();
+    sock_ = hs_->next_layer().release_socket();
+    hs_.reset();
+    watch_idle();
+    std::string early = std::move(early_);
+    consume(early);
+    if (!done_) do_read();
   }
-  void do_read() { ws_.async_read(buf_, beast::bind_front_handler(&WsSession::on_read, shared_from_this())); }
 
-  void on_read(beast::error_code ec, size_t) {
-    if (ec) return finish();
-    std::string msg = beast::buffers_to_string(buf_.data());
-    buf_.consume(buf_.size());
-    if (closing_) return do_read();
+  void do_read() {
+    sock_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->close_socket();
+      self->heard_ = true;
+      self->consume({self->rbuf_.data(), n});
+      if (!self->done_) self->do_read();
+    });
+  }
+
+  // Every event in `in`; after a protocol error the rest is ignored.
+  void consume(std::string_view in) {
+    while (!done_ && !reader_.failed()) {
+      ws::Event ev = reader_.next(in);
+      switch (ev.kind) {
+        case ws::Event::need_more: return;
+        case ws::Event::error:
+          metrics_.ws_closed_refused.fetch_add(1, std::memory_order_relaxed);
+          return start_close(ev.code, ev.reason);
+        case ws::Event::ping: queue_control(ws::Opcode::pong, ev.payload); break;
+        case ws::Event::pong: break;
+        case ws::Event::close: on_close_frame(ev.code); break;
+        case ws::Event::message: on_message(ev); break;
+      }
+    }
+  }
+
+  void on_message(const ws::Event& ev) {
+    if (closing_) return;
+    std::string_view text = ev.payload;
+    if (ev.compressed) {
+      auto r = inflater_->inflate(ev.payload, kMaxMessage, inflated_);
+      if (agreed_->client_no_context_takeover) inflater_->reset();
+      if (r != ws::Inflater::Result::ok) {
+        metrics_.ws_closed_refused.fetch_add(1, std::memory_order_relaxed);
+        return r == ws::Inflater::Result::too_big ? start_close(ws::kCloseTooBig, "message too big")
+                                          : start_close(ws::kCloseInvalidData, "bad compressed message");
+      }
+      text = inflated_;
+    }
     rapidjson::Document d;
-    d.Parse<rapidjson::kParseIterativeFlag>(msg.data(), msg.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (d.HasParseError() || !d.IsObject()) return refuse("bad message: not a JSON object");
     std::string_view op;
     if (d.HasMember("op") && d["op"].IsString()) op = {d["op"].GetString(), d["op"].GetStringLength()};
@@ -145,15 +205,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       }
       hello_timer_.cancel();
       // Frames arrive on the feed's flush thread and are posted here.
-      sub_ = feed_.subscribe(bbox, layers,
-                             [weak = weak_from_this(), ex = ws_.get_executor()](
-                                 bool snapshot, std::shared_ptr<const std::string> body) {
+      sub_ = feed_.subscribe(bbox, layers, agreed_.has_value(),
+                             [weak = weak_from_this(), ex = sock_.get_executor()](bool snapshot, live::LiveFeed::Body body) {
                                asio::post(ex, [weak, snapshot, body = std::move(body)]() mutable {
                                  if (auto self = weak.lock()) self->send(snapshot, std::move(body));
                                });
                              });
       watch_stall();
-      return do_read();
+      return;
     }
     if (op == "viewport") {
       auto b = d.HasMember("bbox") ? parse_bbox(d["bbox"]) : std::nullopt;
@@ -162,45 +221,97 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     } else if (op != "hello") {  // a repeated hello changes nothing
       return refuse("unknown op");
     }
-    do_read();
   }
 
   // Closes with 1008 (policy) and the reason; after the frame in flight, if any.
   void refuse(const char* reason) {
     metrics_.ws_closed_refused.fetch_add(1, std::memory_order_relaxed);
-    closing_ = true;
-    close_reason_ = reason;
-    if (!writing_) do_close();
-    do_read();  // the close handshake completes through the read loop
-  }
-  void do_close() {
-    stall_timer_.cancel();
-    ws_.async_close(websocket::close_reason(websocket::close_code::policy_error, close_reason_),
-                    [self = shared_from_this()](beast::error_code) {});
-  }
-  void finish() {
-    done_ = true;
-    hello_timer_.cancel();
-    stall_timer_.cancel();
+    start_close(ws::kClosePolicy, reason);
   }
 
-  void send(bool snapshot, std::shared_ptr<const std::string> body) {
+  // Sends a close frame after the data frame in flight (no data frame after
+  // it), then waits for the client's close (or 5 s) and closes the socket.
+  void start_close(uint16_t code, std::string_view reason) {
+    if (closing_ || done_) return;
+    closing_ = true;
+    stall_timer_.cancel();
+    queue_control(ws::Opcode::close, ws::close_payload(code, reason));
+    close_timer_.expires_after(std::chrono::seconds(5));
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->close_socket();
+    });
+  }
+
+  void on_close_frame(uint16_t code) {
+    close_received_ = true;
+    if (!closing_) {  // the client closes: echo its code, then close the socket
+      closing_ = true;
+      stall_timer_.cancel();
+      queue_control(ws::Opcode::close, code == ws::kCloseNoStatus ? std::string() : ws::close_payload(code, {}));
+    } else if (close_written_) {
+      close_socket();
+    }
+  }
+
+  // Queues a control frame (pong, keepalive ping, close) for the next gap
+  // between data frames. At most one of each kind waits: a newer pong
+  // replaces an older one, so a ping flood cannot grow the queue.
+  void queue_control(ws::Opcode op, std::string_view payload) {
+    if (done_ || close_queued_) return;  // nothing follows a close frame
+    std::string frame = ws::server_control_frame(op, payload);
+    auto same = std::find_if(control_.begin(), control_.end(), [&](const std::string& f) { return f[0] == frame[0]; });
+    if (same != control_.end()) *same = std::move(frame);
+    else control_.push_back(std::move(frame));
+    if (op == ws::Opcode::close) close_queued_ = true;
+    pump();
+  }
+
+  void send(bool snapshot, live::LiveFeed::Body body) {
     if (closing_ || done_) return;  // not ready again: nothing more is cut for it
     prefix_ = live::FanOut::frame_prefix(snapshot, ++seq_);
     body_ = std::move(body);
+    const bool deflated = body_.deflated != nullptr;
+    if (deflated) prefix_ = ws::stored_block(prefix_);
+    head_ = ws::server_frame_head(ws::Opcode::text, deflated, prefix_.size() + payload().size());
     writing_ = true;
     write_started_ = steady::now();
     if (snapshot) metrics_.ws_snapshots.fetch_add(1, std::memory_order_relaxed);
-    ws_.text(true);
-    std::array<asio::const_buffer, 2> frame{asio::buffer(prefix_), asio::buffer(*body_)};
-    ws_.async_write(frame, [self = shared_from_this()](beast::error_code ec, size_t n) {
-      self->writing_ = false;
-      self->body_.reset();
-      if (ec) return self->finish();
+    pump();
+  }
+  const std::string& payload() const { return body_.deflated ? *body_.deflated : *body_.text; }
+
+  // One write at a time: a waiting control frame first, else the data frame.
+  void pump() {
+    if (write_busy_ || done_) return;
+    if (!control_.empty()) {
+      out_control_ = std::move(control_.front());
+      control_.pop_front();
+      write_busy_ = true;
+      asio::async_write(sock_, asio::buffer(out_control_), [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->write_busy_ = false;
+        if (ec) return self->close_socket();
+        if (static_cast<uint8_t>(self->out_control_[0]) == (0x80 | static_cast<uint8_t>(ws::Opcode::close))) {
+          self->close_written_ = true;
+          // The handshake is complete, or the client broke the protocol: no need to wait.
+          if (self->close_received_ || self->reader_.failed()) return self->close_socket();
+        }
+        self->pump();
+      });
+      return;
+    }
+    if (!writing_ || data_started_ || close_queued_) return;
+    data_started_ = true;
+    write_busy_ = true;
+    std::array<asio::const_buffer, 3> frame{asio::buffer(head_.bytes.data(), head_.size), asio::buffer(prefix_),
+                                            asio::buffer(payload())};
+    asio::async_write(sock_, frame, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->write_busy_ = self->writing_ = self->data_started_ = false;
+      self->body_ = {};
+      if (ec) return self->close_socket();
       self->metrics_.ws_frames.fetch_add(1, std::memory_order_relaxed);
       self->metrics_.ws_frame_bytes.fetch_add(n, std::memory_order_relaxed);
-      if (self->closing_) return self->do_close();
-      self->feed_.ready(self->sub_);
+      if (!self->closing_) self->feed_.ready(self->sub_);
+      self->pump();
     });
   }
 
@@ -212,28 +323,72 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (ec || self->done_ || self->closing_) return;
       if (self->writing_ && steady::now() - self->write_started_ > std::chrono::seconds(self->cfg_.live_stall_close_s)) {
         self->metrics_.ws_closed_slow.fetch_add(1, std::memory_order_relaxed);
-        self->finish();
-        beast::get_lowest_layer(self->ws_).close();
-        return;
+        return self->close_socket();
       }
       self->watch_stall();
     });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  asio::steady_timer hello_timer_, stall_timer_;
+  // Every live.keepalive_s / 2: heard nothing since the last look -> a ping;
+  // still nothing at the next look -> the client is gone.
+  void watch_idle() {
+    idle_timer_.expires_after(std::chrono::milliseconds(cfg_.live_keepalive_s * 500));
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->done_) return;
+      if (self->heard_) {
+        self->heard_ = self->pinged_ = false;
+      } else if (!self->pinged_) {
+        self->pinged_ = true;
+        self->queue_control(ws::Opcode::ping, {});
+      } else {
+        return self->close_socket();
+      }
+      self->watch_idle();
+    });
+  }
+
+  void close_socket() {
+    if (done_) return;
+    done_ = true;
+    hello_timer_.cancel();
+    stall_timer_.cancel();
+    idle_timer_.cancel();
+    close_timer_.cancel();
+    beast::error_code ec;
+    if (hs_) {
+      beast::get_lowest_layer(*hs_).close();
+    } else {
+      sock_.shutdown(tcp::socket::shutdown_both, ec);
+      sock_.close(ec);
+    }
+  }
+
+  tcp::socket sock_;                                         // after the handshake
+  std::optional<websocket::stream<beast::tcp_stream>> hs_;  // during the handshake
+  asio::steady_timer hello_timer_, stall_timer_, idle_timer_, close_timer_;
   Auth& auth_;
   live::LiveFeed& feed_;
   Metrics& metrics_;
   const Config& cfg_;
-  beast::flat_buffer buf_;
-  std::string prefix_;                       // of the frame in flight
-  std::shared_ptr<const std::string> body_;  // of the frame in flight, maybe shared with other sessions
+  std::optional<ws::DeflateAgreement> agreed_;
+  ws::FrameReader reader_{{}};
+  std::optional<ws::Inflater> inflater_;
+  std::string early_, inflated_;
+  std::array<char, 8192> rbuf_;
+  // Writing: at most one write on the socket; control frames wait in control_.
+  std::deque<std::string> control_;
+  std::string out_control_;
+  ws::FrameHead head_;        // of the data frame in flight
+  std::string prefix_;        // of the data frame in flight (a stored block when deflated)
+  live::LiveFeed::Body body_;  // of the data frame in flight, shared with other sessions
   live::SubscriberId sub_ = 0;
   uint64_t seq_ = 0;
   steady::time_point write_started_;
-  bool writing_ = false, closing_ = false, done_ = false;
-  std::string close_reason_;
+  bool writing_ = false;       // a data frame is waiting or in flight
+  bool data_started_ = false;  // ... and in flight
+  bool write_busy_ = false;    // a write is on the socket
+  bool closing_ = false, close_queued_ = false, close_written_ = false, close_received_ = false, done_ = false;
+  bool heard_ = false, pinged_ = false;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -293,8 +448,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (!origin_allowed(req[http::field::origin], req[http::field::host], cfg_.live_allowed_origins))
         return reply_error(Errc::forbidden, "origin not allowed (live.allowed_origins)");
       stream_.expires_never();
+      std::string early = beast::buffers_to_string(buf_.data());
       auto ws = std::make_shared<WsSession>(stream_.release_socket(), auth_, feed_, metrics_, cfg_);
-      ws->run(parser_->release());
+      ws->run(parser_->release(), std::move(early));
       return;
     }
     stream_.expires_after(std::chrono::seconds(cfg_.http_body_timeout_s));

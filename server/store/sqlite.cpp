@@ -20,12 +20,22 @@ Stmt& Stmt::operator=(Stmt&& o) noexcept {
   return *this;
 }
 
-std::optional<std::string> Db::open(const std::string& path) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) return "cannot open " + path + ": " + errmsg();
-  sqlite3_busy_timeout(db_, 5000);
-  sqlite3_extended_result_codes(db_, 1);
+namespace {
+std::optional<std::string> open_with(sqlite3*& db, const std::string& path, int flags) {
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return "cannot open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> Db::open_readonly(const std::string& path) {
+  return open_with(db_, path, SQLITE_OPEN_READONLY);
+}
+
+std::optional<std::string> Db::open(const std::string& path) {
+  return open_with(db_, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 }
 
 std::optional<std::string> Db::exec(std::string_view sql) {

@@ -63,6 +63,8 @@ class Db {
 
   // Opens (creating) the database file; returns an error message on failure.
   std::optional<std::string> open(const std::string& path);
+  // Opens an existing database read-only (report and replay queries).
+  std::optional<std::string> open_readonly(const std::string& path);
   std::optional<std::string> exec(std::string_view sql);
   Stmt prepare(std::string_view sql) { return Stmt(db_, sql); }
   int64_t changes() const { return sqlite3_changes64(db_); }

@@ -3,7 +3,7 @@
 // (Debian's /usr/bin/chromium through playwright-core), and cleans both up
 // even when the test fails.
 //
-//   const h = await startDaemon();                 // h.base, h.tokens.dispatcher, h.tokens.gateway
+//   const h = await startDaemon();                 // h.base, h.tokens.dispatcher, .gateway, .sergeant
 //   const { browser, page } = await openPage(h, '/#token=' + h.tokens.dispatcher);
 //   ... await shot(page, 'name');
 //   await closeAll(browser, h);
@@ -34,7 +34,7 @@ export async function startDaemon({ extra = [], prepare = null } = {}) {
   // Tokens go into the store before the daemon opens it.
   const token = (role) =>
     execFileSync(daemon, ['tokens', 'add', '--data-dir', dataDir, '--role', role, '--name', `browser-${role}`], { encoding: 'utf8' }).trim();
-  const tokens = { dispatcher: token('dispatcher'), gateway: token('gateway') };
+  const tokens = { dispatcher: token('dispatcher'), gateway: token('gateway'), sergeant: token('sergeant') };
   if (prepare) prepare(dataDir);  // files the daemon reads at start (the demo's hot spots)
   const args = ['--listen', '127.0.0.1:0', '--nmea-listen', '127.0.0.1:0', '--lip-listen', '127.0.0.1:0', '--data-dir', dataDir,
     '--set', `http.web_root=${webRoot}`, '--set', 'ingest.registration=auto', ...extra];

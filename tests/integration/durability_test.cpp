@@ -118,7 +118,7 @@ TEST(Durability, AcknowledgedPingsSurviveKill9ThreeTimes) {
     SCOPED_TRACE("cycle " + std::to_string(cycle + 1));
     const int kill_after_ms = std::uniform_int_distribution<int>(300, 1500)(rng);
     std::cout << "[ cycle " << cycle + 1 << " ] kill -9 after " << kill_after_ms << " ms" << std::endl;
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, first_ack{false};
     std::mutex mu;
     std::vector<Key> acked_now;
     std::vector<std::string> odd;
@@ -140,12 +140,16 @@ TEST(Durability, AcknowledgedPingsSurviveKill9ThreeTimes) {
         std::lock_guard lock(mu);
         if (r.status == 202 && ingest_answer(r).accepted == 200) {
           ++batches_acked;
+          first_ack = true;
           for (const auto& p : ps) acked_now.push_back({p.device, p.t});
         } else {
           odd.push_back(std::to_string(r.status) + " " + r.body.substr(0, 200));
         }
       }
     });
+    // The kill comes kill_after_ms after the first acknowledgement: on a loaded
+    // machine a restarted daemon's first answer can take longer than the delay.
+    for (int i = 0; i < 400 && !first_ack.load(); ++i) std::this_thread::sleep_for(50ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(kill_after_ms));
     daemon->signal(SIGKILL);
     auto st = daemon->wait(15s);

@@ -418,7 +418,7 @@ TEST(Http, AreasAreServedAsGeoJsonByKind) {
   EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=neighbourhood", {}, sergeant).body)["features"].Size(), 57u);
   EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=hotspot", {}, sergeant).body)["features"].Size(), 0u);
 
-  // Hot spots added to the parishes (not instead of them); one invalid (a bow tie) is left out.
+  // Hot spots added to the parishes (another kind); one invalid (a bow tie) is left out.
   const std::string spots = s.data_dir() + "/spots.geojson";
   {
     std::ofstream out(spots);
@@ -428,14 +428,15 @@ TEST(Http, AreasAreServedAsGeoJsonByKind) {
         << R"({"type":"Feature","properties":{"id":"HS-02","kind":"hotspot"},)"
         << R"("geometry":{"type":"Polygon","coordinates":[[[-0.72,52.66],[-0.71,52.67],[-0.71,52.66],[-0.72,52.67],[-0.72,52.66]]]}}]})";
   }
-  EXPECT_EQ(s.app().load_areas_file(spots, "hotspot", false), 58u);
+  EXPECT_EQ(s.app().load_areas_file(spots, "hotspot"), 58u);
   auto hs = parse_json(s.request("GET", "/api/v1/areas?kind=hotspot", {}, sergeant).body);
   ASSERT_EQ(hs["features"].Size(), 1u);
   EXPECT_STREQ(hs["features"][0]["properties"]["name"].GetString(), "Market Place");
   EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas", {}, sergeant).body)["features"].Size(), 58u);
-  // Loading the parishes again replaces everything.
-  EXPECT_EQ(s.app().load_areas_file(path, "neighbourhood"), 57u);
-  EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=hotspot", {}, sergeant).body)["features"].Size(), 0u);
+  // Loading the parishes again replaces the parishes (their kind), not the hot spots.
+  EXPECT_EQ(s.app().load_areas_file(path, "neighbourhood"), 58u);
+  EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=hotspot", {}, sergeant).body)["features"].Size(), 1u);
+  EXPECT_EQ(parse_json(s.request("GET", "/api/v1/areas?kind=neighbourhood", {}, sergeant).body)["features"].Size(), 57u);
   EXPECT_EQ(s.request("GET", "/api/v1/areas").status, 401);
   EXPECT_EQ(s.request("GET", "/api/v1/areas", {}, s.token(Role::gateway)).status, 403);
 }

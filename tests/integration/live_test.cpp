@@ -4,6 +4,7 @@
 // client that stops reading (disconnected; the others keep their latency).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -13,7 +14,10 @@
 #include <set>
 #include <thread>
 
+#include <zlib.h>
+
 #include "tests/integration/harness.hpp"
+#include "tests/support/ws_deflate.hpp"
 
 namespace pm::itest {
 namespace {
@@ -353,6 +357,221 @@ TEST(Live, AStalledReaderIsDisconnectedAndDoesNotSlowOthers) {
   ASSERT_EQ(round(1000), 202);
   reader.join();
   EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_clients"), 1);
+}
+
+// permessage-deflate (RFC 7692) when the client offers it, as browsers do:
+// the server answers server_no_context_takeover, sends every frame
+// compressed (the metric counts what went on the wire) and reads the
+// client's compressed messages; Beast's client inflates the frames.
+TEST(Live, DeflateNegotiatedFramesArriveCompressedAndCorrect) {
+  TestServer s({{"ingest.registration", "auto"}, {"live.flush_ms", "50"}});
+  auto gw = s.token(Role::gateway);
+  std::vector<Ping> start;
+  for (int u = 0; u < 300; ++u)
+    start.push_back({"Z-" + std::to_string(u), kNow - 600 * kSec, u < 200 ? kInLat : kOutLat,
+                     (u < 200 ? kInLon : kOutLon) + 0.00001 * u, {}, 4.0});
+  ASSERT_EQ(s.post_pings(gw, pings_json(start)).status, 202);
+  Feed f(s.port());
+  f.ws.offer_deflate();
+  ASSERT_TRUE(f.hello(s.token(Role::dispatcher))) << f.ws.error();
+  // Beast's client offers server_max_window_bits=15, which is echoed.
+  EXPECT_EQ(f.ws.extensions(), "permessage-deflate; server_no_context_takeover; server_max_window_bits=15");
+  auto snap = f.next();
+  ASSERT_TRUE(snap.IsObject()) << f.last.error;
+  EXPECT_STREQ(snap["type"].GetString(), "snapshot");
+  EXPECT_EQ(ids(snap, "units").size(), 300u);
+  size_t text_bytes = f.last.text.size();
+  // Two compressed viewport messages (the second refers back into the first): units outside leave.
+  ASSERT_TRUE(f.ws.send_text(R"({"op":"viewport","bbox":)" + kBoxAroundIn + "}"));
+  ASSERT_TRUE(f.ws.send_text(R"({"op":"viewport","bbox":)" + kBoxAroundIn + "}"));
+  auto d = f.next();
+  ASSERT_TRUE(d.IsObject()) << f.last.error;
+  EXPECT_EQ(ids(d, "removed").size(), 100u) << f.last.text;
+  text_bytes += f.last.text.size();
+  ASSERT_EQ(s.post_pings(gw, ping_json({"Z-7", kNow - 500 * kSec, kInLat + 0.001, kInLon + 0.002, {}, 6.5})).status,
+            202);
+  d = f.next();
+  ASSERT_TRUE(d.IsObject()) << f.last.error;
+  EXPECT_EQ(ids(d, "units"), std::set<std::string>{"Z-7"});
+  const auto* u = find_unit(d, "Z-7");
+  ASSERT_NE(u, nullptr);
+  EXPECT_NEAR((*u)["lat"].GetDouble(), kInLat + 0.001, 1e-9);
+  EXPECT_DOUBLE_EQ((*u)["speed_mps"].GetDouble(), 6.5);
+  text_bytes += f.last.text.size();
+  // On the wire: well under half the JSON (a 300-unit snapshot compresses several times).
+  const double wire = *metric(s.metrics_page(), "patrolmap_websocket_frame_bytes_total");
+  EXPECT_GT(wire, 0);
+  EXPECT_LT(wire, 0.5 * static_cast<double>(text_bytes)) << "text " << text_bytes;
+  EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 0);
+}
+
+// A client that offers nothing gets plain text frames: exactly the JSON plus
+// a frame header per frame on the wire.
+TEST(Live, WithoutDeflateFramesArePlainText) {
+  TestServer s({{"ingest.registration", "auto"}, {"live.flush_ms", "50"}});
+  auto gw = s.token(Role::gateway);
+  std::vector<Ping> start;
+  for (int u = 0; u < 300; ++u) start.push_back({"P-" + std::to_string(u), kNow - 600 * kSec, kInLat, kInLon, {}, {}});
+  ASSERT_EQ(s.post_pings(gw, pings_json(start)).status, 202);
+  Feed f(s.port());
+  ASSERT_TRUE(f.hello(s.token(Role::dispatcher))) << f.ws.error();
+  EXPECT_EQ(f.ws.extensions(), "");
+  auto header = [](size_t n) { return n < 126 ? 2 : n < 65536 ? 4 : 10; };
+  auto snap = f.next();
+  ASSERT_TRUE(snap.IsObject()) << f.last.error;
+  EXPECT_EQ(ids(snap, "units").size(), 300u);
+  double want = static_cast<double>(f.last.text.size() + header(f.last.text.size()));
+  ASSERT_EQ(s.post_pings(gw, ping_json({"P-3", kNow - 500 * kSec, kInLat + 0.001, kInLon, {}, {}})).status, 202);
+  ASSERT_TRUE(f.next().IsObject()) << f.last.error;
+  want += static_cast<double>(f.last.text.size() + header(f.last.text.size()));
+  double wire = 0;
+  for (auto t0 = Clock::now(); Clock::now() - t0 < 5s && wire != want; std::this_thread::sleep_for(20ms))
+    wire = *metric(s.metrics_page(), "patrolmap_websocket_frame_bytes_total");
+  EXPECT_EQ(wire, want);
+}
+
+// Server frames as bytes: {opcode, payload} (server frames are never masked).
+std::vector<std::pair<int, std::string>> server_frames(std::string_view b) {
+  std::vector<std::pair<int, std::string>> out;
+  while (b.size() >= 2) {
+    uint64_t len = static_cast<uint8_t>(b[1]) & 0x7f;
+    size_t at = 2;
+    if (len == 126) len = (uint64_t{static_cast<uint8_t>(b[2])} << 8) | static_cast<uint8_t>(b[3]), at = 4;
+    else if (len == 127) {
+      len = 0;
+      for (size_t i = 2; i < 10; ++i) len = (len << 8) | static_cast<uint8_t>(b[i]);
+      at = 10;
+    }
+    if (b.size() < at + len) break;
+    out.emplace_back(static_cast<uint8_t>(b[0]), std::string(b.substr(at, len)));
+    b.remove_prefix(at + len);
+  }
+  return out;
+}
+
+std::string masked(int first_byte, std::string_view payload) {  // payload < 126 bytes
+  std::string f{static_cast<char>(first_byte), static_cast<char>(0x80 | payload.size())};
+  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  f.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+// The framing by hand: a ping is answered with its payload, an unmasked
+// frame closes the connection with 1002; an offer the server cannot honour
+// (a smaller server window) is answered without compression.
+TEST(Live, PingsArePongedAndProtocolErrorsCloseWith1002) {
+  TestServer s({{"live.flush_ms", "50"}});
+  test::RawConnection c(s.port());
+  ASSERT_TRUE(c.send("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\r\n"));
+  auto head = c.read_response(5s);
+  ASSERT_EQ(head.data.rfind("HTTP/1.1 101", 0), 0u) << head.data;
+  // RFC 6455 1.3's example key and its accept value.
+  EXPECT_NE(head.data.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head.data;
+  EXPECT_EQ(head.data.find("Sec-WebSocket-Extensions"), std::string::npos) << head.data;
+  std::string hello = R"({"op":"hello","token":")" + s.token(Role::dispatcher) + "\"}";
+  ASSERT_LT(hello.size(), 126u);
+  ASSERT_TRUE(c.send(masked(0x81, hello) + masked(0x89, "abc")));
+  std::this_thread::sleep_for(300ms);  // the snapshot goes out at the next flush
+  ASSERT_TRUE(c.send(std::string("\x81\x02hi", 4)));  // not masked
+  auto rest = c.read_until_close(5s);
+  EXPECT_TRUE(rest.closed);
+  auto frames = server_frames(rest.data);
+  ASSERT_GE(frames.size(), 3u) << rest.data;
+  auto snapshot = std::find_if(frames.begin(), frames.end(), [](const auto& fr) { return fr.first == 0x81; });
+  ASSERT_NE(snapshot, frames.end()) << "a plain text frame";
+  EXPECT_EQ(snapshot->second.rfind(R"({"type":"snapshot","seq":1)", 0), 0u) << snapshot->second;
+  EXPECT_NE(std::find(frames.begin(), frames.end(), std::make_pair(0x8A, std::string("abc"))), frames.end());
+  EXPECT_EQ(frames.back().first, 0x88);
+  ASSERT_GE(frames.back().second.size(), 2u);
+  EXPECT_EQ((static_cast<uint8_t>(frames.back().second[0]) << 8) | static_cast<uint8_t>(frames.back().second[1]), 1002);
+  EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 1);
+}
+
+// A message as a client compresses it with no context takeover.
+std::string client_deflate(std::string_view text) { return test::ClientDeflater().message(text); }
+
+// The browser's side with real zlib (what Chromium runs): compressed client
+// messages with client_no_context_takeover, and every server frame (RSV1)
+// inflated by one zlib context kept across messages.
+TEST(Live, DeflateWithZlibOnTheClientAndClientNoContextTakeover) {
+  TestServer s({{"ingest.registration", "auto"}, {"live.flush_ms", "50"}});
+  std::vector<Ping> start;
+  for (int u = 0; u < 300; ++u)
+    start.push_back({"Y-" + std::to_string(u), kNow - 600 * kSec, u < 200 ? kInLat : kOutLat,
+                     (u < 200 ? kInLon : kOutLon) + 0.00001 * u, {}, {}});
+  ASSERT_EQ(s.post_pings(s.token(Role::gateway), pings_json(start)).status, 202);
+  test::RawConnection c(s.port());
+  ASSERT_TRUE(c.send("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits\r\n\r\n"));
+  auto head = c.read_response(5s);
+  ASSERT_EQ(head.data.rfind("HTTP/1.1 101", 0), 0u) << head.data;
+  EXPECT_NE(head.data.find("permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"),
+            std::string::npos)
+      << head.data;
+  std::string hello = client_deflate(R"({"op":"hello","token":")" + s.token(Role::dispatcher) + "\"}");
+  std::string viewport = client_deflate(R"({"op":"viewport","bbox":)" + kBoxAroundIn + "}");
+  ASSERT_LT(hello.size(), 126u);
+  ASSERT_TRUE(c.send(masked(0xC1, hello)));
+  std::this_thread::sleep_for(400ms);  // the snapshot
+  ASSERT_TRUE(c.send(masked(0xC1, viewport)));
+  std::this_thread::sleep_for(400ms);  // the viewport's delta
+  ASSERT_TRUE(c.send(masked(0x88, std::string("\x03\xe8", 2))));  // close 1000
+  auto rest = c.read_until_close(5s);
+  EXPECT_TRUE(rest.closed);
+  auto frames = server_frames(rest.data);
+  ASSERT_GE(frames.size(), 3u);
+  z_stream z{};
+  ASSERT_EQ(inflateInit2(&z, -15), Z_OK);
+  std::vector<std::string> texts;
+  for (auto& [op, payload] : frames) {
+    if (op != 0xC1) continue;
+    payload += std::string("\0\0\xff\xff", 4);
+    z.next_in = reinterpret_cast<Bytef*>(payload.data());
+    z.avail_in = static_cast<uInt>(payload.size());
+    std::string out(1 << 20, '\0');
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&z, Z_SYNC_FLUSH), Z_OK);
+    EXPECT_EQ(z.avail_in, 0u);
+    out.resize(out.size() - z.avail_out);
+    texts.push_back(out);
+  }
+  inflateEnd(&z);
+  ASSERT_EQ(texts.size(), 2u) << "snapshot and the viewport's delta, both compressed";
+  rapidjson::Document snap, delta;
+  snap.Parse(texts[0].c_str());
+  delta.Parse(texts[1].c_str());
+  ASSERT_TRUE(snap.IsObject()) << texts[0].substr(0, 200);
+  ASSERT_TRUE(delta.IsObject()) << texts[1].substr(0, 200);
+  EXPECT_EQ(snap["seq"].GetUint64(), 1u);
+  EXPECT_EQ(ids(snap, "units").size(), 300u);
+  EXPECT_EQ(delta["seq"].GetUint64(), 2u);
+  EXPECT_EQ(ids(delta, "removed").size(), 100u);
+  // The close handshake: the server echoes 1000 and closes.
+  EXPECT_EQ(frames.back(), std::make_pair(0x88, std::string("\x03\xe8", 2)));
+  EXPECT_EQ(metric(s.metrics_page(), "patrolmap_websocket_closed_refused_total"), 0);
+}
+
+// Keepalive: a client that sends nothing is pinged after half of
+// live.keepalive_s and disconnected (no pong) by the end of the next half.
+TEST(Live, ASilentClientIsPingedThenDisconnected) {
+  TestServer s({{"live.flush_ms", "50"}, {"live.keepalive_s", "1"}});
+  test::RawConnection c(s.port());
+  ASSERT_TRUE(c.send("GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  ASSERT_EQ(c.read_response(5s).data.rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_TRUE(c.send(masked(0x81, R"({"op":"hello","token":")" + s.token(Role::dispatcher) + "\"}")));
+  auto rest = c.read_until_close(10s);
+  EXPECT_TRUE(rest.closed);
+  EXPECT_LT(rest.elapsed, 4s) << "closed within 1.5 keepalive periods (plus scheduling)";
+  EXPECT_GE(rest.elapsed, 900ms);
+  auto frames = server_frames(rest.data);
+  EXPECT_NE(std::find(frames.begin(), frames.end(), std::make_pair(0x89, std::string())), frames.end())
+      << "a ping before the disconnect";
 }
 
 }  // namespace

@@ -52,12 +52,27 @@ inline geo::AreaInput read_feature(const rapidjson::Value& f, const char* id_pro
   return a;
 }
 
-inline std::vector<geo::AreaInput> load_areas(const std::string& path, const char* id_property) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
+// A whole file as text; throws when it cannot be read.
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path + " (real data: set PATROLMAP_DATA)");
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
+  return ss.str();
+}
+
+// A GeoJSON Feature: a 0.0005 x 0.0005 degree square near Oakham, `dx`
+// thousandths of a degree east, with `properties` (a JSON object's text).
+inline std::string square_feature(const std::string& properties, int dx = 0) {
+  const double x0 = -0.73 + dx * 0.001, x1 = x0 + 0.0005;
+  auto n = [](double v) { return std::to_string(v); };
+  return R"({"type":"Feature","properties":)" + properties + R"(,"geometry":{"type":"Polygon","coordinates":[[[)" +
+         n(x0) + ",52.66],[" + n(x1) + ",52.66],[" + n(x1) + ",52.6605],[" + n(x0) + ",52.6605],[" + n(x0) +
+         ",52.66]]]}}";
+}
+
+inline std::vector<geo::AreaInput> load_areas(const std::string& path, const char* id_property) {
+  const std::string text = read_text(path);
   std::vector<geo::AreaInput> out;
   rapidjson::Document doc;
   doc.Parse(text.c_str());

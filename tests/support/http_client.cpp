@@ -257,7 +257,7 @@ struct WsClient::Impl {
   asio::io_context ioc;
   websocket::stream<tcp::socket> ws;
   beast::flat_buffer buf;
-  std::string error;
+  std::string error, extensions;
 };
 
 WsClient::WsClient(uint16_t port, const std::string& host, int receive_buffer)
@@ -267,6 +267,14 @@ WsClient::~WsClient() {
   impl_->ws.next_layer().close(ec);
 }
 const std::string& WsClient::error() const { return impl_->error; }
+const std::string& WsClient::extensions() const { return impl_->extensions; }
+
+void WsClient::offer_deflate(bool client_no_context_takeover) {
+  websocket::permessage_deflate pmd;
+  pmd.client_enable = true;
+  pmd.client_no_context_takeover = client_no_context_takeover;
+  impl_->ws.set_option(pmd);
+}
 
 bool WsClient::handshake(const std::string& target, std::chrono::milliseconds timeout, int* http_status,
                          const Headers& headers) {
@@ -297,6 +305,7 @@ bool WsClient::handshake(const std::string& target, std::chrono::milliseconds ti
   });
   bool in_time = run_with_deadline(i.ioc, i.ws.next_layer(), timeout);
   if (http_status) *http_status = static_cast<int>(res.result_int());
+  i.extensions = std::string(res[http::field::sec_websocket_extensions]);
   if (!in_time) i.error = "handshake timed out";
   else if (cec) i.error = "connect: " + cec.message();
   else if (hec) i.error = "handshake: " + hec.message();

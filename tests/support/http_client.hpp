@@ -112,6 +112,11 @@ class WsClient {
   // `headers` are added to the upgrade request (Origin, say).
   bool handshake(const std::string& target, std::chrono::milliseconds timeout = 5s, int* http_status = nullptr,
                  const Headers& headers = {});
+  // Before handshake: offer permessage-deflate (as browsers do) with Beast's
+  // client, which then compresses what it sends and inflates what it reads.
+  void offer_deflate(bool client_no_context_takeover = false);
+  // After handshake: the server's Sec-WebSocket-Extensions answer.
+  const std::string& extensions() const;
   bool send_text(const std::string& text, std::chrono::milliseconds timeout = 5s);
   struct Message {
     bool ok = false;       // a message arrived: `text`

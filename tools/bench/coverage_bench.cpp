@@ -20,6 +20,7 @@
 #include "geo/area_index.hpp"
 #include "geo/coverage.hpp"
 #include "geo/projection.hpp"
+#include "tools/bench/coverage_synth.hpp"
 
 namespace {
 
@@ -32,9 +33,7 @@ using pm::geo::TimedXY;
 using pm::geo::UnitTrack;
 using pm::geo::XY;
 
-constexpr double kMinX = 452000, kMinY = 297000, kSide = 13000;
 constexpr std::int64_t kT0 = 1'700'000'000'000;
-constexpr std::int64_t kStep = 5'000;  // 5 s
 constexpr std::int64_t kHours8 = 8 * 3'600'000;
 
 const Projection& bng() {
@@ -43,21 +42,12 @@ const Projection& bng() {
 }
 
 std::shared_ptr<const AreaIndex> hot_spots(int n, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
   std::vector<AreaInput> in;
-  for (int i = 0; i < n; ++i) {
-    const double cx = kMinX + kSide * u(rng), cy = kMinY + kSide * u(rng), r = 75 + 175 * u(rng);
+  for (auto& s : pm::bench::synth_hot_spots(n, seed)) {
     AreaInput a;
-    a.id = std::to_string(i);
-    a.id.insert(0, 1, 'H');  // not "H" + to_string: GCC 12 -O3 -Wrestrict false positive
+    a.id = std::move(s.id);
     std::vector<LonLat> ring;
-    for (int k = 0; k < 12; ++k) {
-      const double ang = 2 * M_PI * k / 12;
-      const double rr = r * (0.7 + 0.3 * u(rng));  // irregular but star-shaped: valid
-      ring.push_back(bng().inverse({cx + rr * std::cos(ang), cy + rr * std::sin(ang)}));
-    }
-    ring.push_back(ring.front());
+    for (const XY& p : s.ring) ring.push_back(bng().inverse(p));
     a.polygons.push_back({{ring}});
     in.push_back(std::move(a));
   }
@@ -65,29 +55,7 @@ std::shared_ptr<const AreaIndex> hot_spots(int n, unsigned seed) {
 }
 
 std::vector<UnitTrack> tracks(int units, std::int64_t duration_ms, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<UnitTrack> out;
-  for (int k = 0; k < units; ++k) {
-    UnitTrack tr{std::to_string(k), {}};
-    tr.unit.insert(0, 1, 'U');
-    XY p{kMinX + kSide * u(rng), kMinY + kSide * u(rng)};
-    double heading = 2 * M_PI * u(rng), speed = 10;
-    tr.fixes.reserve(static_cast<std::size_t>(duration_ms / kStep) + 1);
-    for (std::int64_t t = 0; t <= duration_ms; t += kStep) {
-      tr.fixes.push_back({kT0 + t, p});
-      if (u(rng) < 0.02) speed = u(rng) < 0.3 ? 0 : 15 * u(rng);  // stop or drive
-      heading += 0.3 * (u(rng) - 0.5);
-      p.x += speed * 5 * std::cos(heading);
-      p.y += speed * 5 * std::sin(heading);
-      if (p.x < kMinX || p.x > kMinX + kSide) heading = M_PI - heading;
-      if (p.y < kMinY || p.y > kMinY + kSide) heading = -heading;
-      p.x = std::clamp(p.x, kMinX, kMinX + kSide);
-      p.y = std::clamp(p.y, kMinY, kMinY + kSide);
-    }
-    out.push_back(std::move(tr));
-  }
-  return out;
+  return pm::bench::synth_tracks(units, kT0, duration_ms, seed);
 }
 
 std::vector<std::uint32_t> all(const AreaIndex& idx) {

@@ -7,6 +7,9 @@
 // every frame), frames/s and bytes/s over all clients, and the server's CPU
 // and memory (--server-pid). The others read every byte but only parse the
 // WebSocket framing, so the driver stays cheap next to the server.
+// Clients offer permessage-deflate as browsers do (--deflate off: they do
+// not); probes then inflate each compressed frame (zlib) before parsing it,
+// inside the measured latency, as a browser would.
 //
 //   live_load --port 8080 --gateway-token T --staff-token S --units 20000 --clients 500
 //             --seconds 30 --server-pid $(pidof patrolmapd)
@@ -20,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +31,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +60,7 @@ struct Options {
   double bbox[4] = {-1.62, 52.38, -0.40, 52.99};  // Leicestershire and Rutland
   uint64_t seed = 1;
   bool json = false;
+  bool deflate = true;
 };
 
 void usage() {
@@ -73,6 +79,7 @@ void usage() {
   --warmup S             seconds of load before measuring (default 5)
   --server-pid PID       report patrolmapd CPU (% of one core) and peak RSS
   --seed N               random walk seed (default 1)
+  --deflate on|off       offer permessage-deflate, as browsers do (default on)
   --json                 also print one JSON line with the results
   --help                 this text
 
@@ -107,6 +114,11 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--server-pid") o.server_pid = parse_num<int>(a, value());
     else if (a == "--seed") o.seed = parse_num<uint64_t>(a, value());
     else if (a == "--json") o.json = true;
+    else if (a == "--deflate") {
+      std::string v = value();
+      if (v != "on" && v != "off") die("--deflate: on or off");
+      o.deflate = v == "on";
+    }
     else die("unknown option " + a + " (see --help)");
   }
   if (o.gateway_token.empty() || o.staff_token.empty()) die("--gateway-token and --staff-token are required");
@@ -251,8 +263,39 @@ struct Client {
   uint64_t payload_left = 0;
   uint8_t opcode = 0;
   bool fin = false;
-  std::string message;  // probes: the text message being assembled
+  bool compressed = false;  // the message being read has RSV1 (permessage-deflate)
+  std::string message;      // probes: the text message being assembled
+  struct Inflater {
+    Inflater() {
+      if (inflateInit2(&z, -15) != Z_OK) die("inflateInit2 failed");
+    }
+    ~Inflater() { inflateEnd(&z); }
+    Inflater(const Inflater&) = delete;
+    Inflater& operator=(const Inflater&) = delete;
+    z_stream z{};
+  };
+  std::unique_ptr<Inflater> inflater;  // probes, when permessage-deflate was agreed
 };
+
+// RFC 7692 7.2.2: the payload plus 00 00 FF FF, raw inflate. False on bad data.
+bool inflate_message(z_stream& z, const std::string& in, std::string& out) {
+  static const char kTail[4] = {0, 0, '\xff', '\xff'};
+  out.clear();
+  char buf[1 << 16];
+  for (std::string_view part : {std::string_view(in), std::string_view(kTail, 4)}) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
+    z.avail_in = static_cast<uInt>(part.size());
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      int rc = inflate(&z, Z_SYNC_FLUSH);
+      if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
+      out.append(buf, sizeof buf - z.avail_out);
+      if (rc == Z_BUF_ERROR && z.avail_out != 0) break;
+    } while (z.avail_in > 0 || z.avail_out == 0);
+  }
+  return true;
+}
 
 struct Watchers {
   Watchers(const Options& opt, std::atomic<bool>& stop_flag) : o(opt), stop(stop_flag) {}
@@ -263,6 +306,9 @@ struct Watchers {
   std::vector<int32_t> latencies;  // ms, probes, while measuring
   std::atomic<int64_t> latency_p99_hint{0};
   std::vector<Client> clients;
+  std::atomic<uint64_t> inflate_errors{0};
+  size_t deflate_agreed = 0;
+  std::string inflated;  // watcher thread: a probe's message inflated
 
   void connect_all() {
     clients.resize(o.clients);
@@ -274,7 +320,9 @@ struct Watchers {
       std::string req("GET /api/v1/live HTTP/1.1\r\nHost: ");
       req.append(o.host).append(":").append(std::to_string(o.port));
       req.append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
-      req.append("Sec-WebSocket-Version: 13\r\n\r\n");
+      req.append("Sec-WebSocket-Version: 13\r\n");
+      if (o.deflate) req.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");  // Chromium's offer
+      req.append("\r\n");
       if (!write_all(c.fd, req.data(), req.size())) die("WebSocket connect failed");
       resp.clear();
       char tmp[4096];
@@ -284,6 +332,10 @@ struct Watchers {
         resp.append(tmp, static_cast<size_t>(r));
       }
       if (resp.compare(0, 12, "HTTP/1.1 101") != 0) die("WebSocket upgrade refused: " + resp.substr(0, resp.find('\r')));
+      if (resp.find("permessage-deflate") != std::string::npos) {
+        ++deflate_agreed;
+        if (c.probe) c.inflater = std::make_unique<Client::Inflater>();
+      }
       std::string hello(R"({"op":"hello","token":")");
       hello.append(o.staff_token).append(R"(","bbox":[-180,-90,180,90]})");
       send_frame(c, 1, hello);
@@ -311,12 +363,21 @@ struct Watchers {
 
   void on_message(Client& c) {
     ++frames;
-    if (!c.probe || !measuring.load(std::memory_order_relaxed)) return;
+    if (!c.probe) return;
+    const std::string* text = &c.message;
+    if (c.compressed) {  // inflated even while warming up: the context runs across messages
+      if (!c.inflater || !inflate_message(c.inflater->z, c.message, inflated)) {
+        ++inflate_errors;
+        return;
+      }
+      text = &inflated;
+    }
+    if (!measuring.load(std::memory_order_relaxed)) return;
     const int64_t now = wall_ms();
     const char* key = R"("fix_time":")";
-    for (size_t at = c.message.find(key); at != std::string::npos; at = c.message.find(key, at + 12)) {
-      if (at + 12 + 24 > c.message.size()) break;
-      latencies.push_back(static_cast<int32_t>(now - parse_iso_ms(c.message.c_str() + at + 12)));
+    for (size_t at = text->find(key); at != std::string::npos; at = text->find(key, at + 12)) {
+      if (at + 12 + 24 > text->size()) break;
+      latencies.push_back(static_cast<int32_t>(now - parse_iso_ms(text->c_str() + at + 12)));
     }
   }
 
@@ -350,6 +411,7 @@ struct Watchers {
         c.head_need = 2;
         c.in_payload = true;
         if (op != 0) c.message.clear();  // a new message (continuations append)
+        if (op != 0 && op < 8) c.compressed = c.head[0] & 0x40;
         if (len == 0) finish_frame(c);
         continue;
       }
@@ -498,15 +560,18 @@ int main(int argc, char** argv) {
   std::printf("  latency ping->frame p50 %.0f ms  p90 %.0f ms  p99 %.0f ms  max %.0f ms  (%zu unit updates)\n", p50,
               p90, p99, mx, lat.size());
   std::printf("  clients closed     %llu\n", static_cast<unsigned long long>(w.closed.load()));
+  std::printf("  permessage-deflate %s, agreed by %zu of %zu clients, probe inflate errors %llu\n",
+              o.deflate ? "offered" : "not offered", w.deflate_agreed, o.clients,
+              static_cast<unsigned long long>(w.inflate_errors.load()));
   if (o.server_pid)
     std::printf("  server CPU         %.0f%% of one core, peak RSS %.0f MiB\n", cpu_pct,
                 static_cast<double>(rss_peak) / 1024);
   if (o.json)
-    std::printf(R"({"units":%zu,"clients":%zu,"seconds":%.1f,"pings_per_s":%.0f,"frames_per_s":%.0f,"mb_per_s":%.1f,)"
+    std::printf(R"({"units":%zu,"clients":%zu,"deflate":%s,"seconds":%.1f,"pings_per_s":%.0f,"frames_per_s":%.0f,"mb_per_s":%.1f,)"
                 R"("p50_ms":%.0f,"p90_ms":%.0f,"p99_ms":%.0f,"max_ms":%.0f,"server_cpu_pct":%.0f,"server_rss_mib":%.0f,"closed":%llu})"
                 "\n",
-                o.units, o.clients, secs, static_cast<double>(pings) / secs, static_cast<double>(frames) / secs,
+                o.units, o.clients, w.deflate_agreed ? "true" : "false", secs, static_cast<double>(pings) / secs, static_cast<double>(frames) / secs,
                 static_cast<double>(bytes) / secs / 1e6, p50, p90, p99, mx, cpu_pct, static_cast<double>(rss_peak) / 1024,
                 static_cast<unsigned long long>(w.closed.load()));
-  return w.closed.load() ? 1 : 0;
+  return w.closed.load() || w.inflate_errors.load() ? 1 : 0;
 }

@@ -97,9 +97,10 @@ class Args {
   std::string opt_;
 };
 
-// utime + stime of a process in seconds (from /proc/PID/stat); -1 if unreadable.
-inline double cpu_seconds_of(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime in seconds from a /proc stat file (/proc/PID/stat for a process,
+// /proc/PID/task/TID/stat for one thread); -1 if unreadable.
+inline double cpu_seconds_of_stat(const std::string& path) {
+  std::ifstream f(path);
   std::string s;
   if (!std::getline(f, s)) return -1;
   auto p = s.rfind(')');
@@ -113,6 +114,9 @@ inline double cpu_seconds_of(int pid) {
   }
   return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
+
+// utime + stime of a process (all its threads) in seconds; -1 if unreadable.
+inline double cpu_seconds_of(int pid) { return cpu_seconds_of_stat("/proc/" + std::to_string(pid) + "/stat"); }
 
 // Resident memory of a process in KiB (VmRSS in /proc/PID/status); -1 if unreadable.
 inline long rss_kib_of(int pid) {

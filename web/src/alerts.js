@@ -1,6 +1,8 @@
 // Alerts that cannot be missed: a red banner across the top listing every
 // active alert (officer emergency first) with an Acknowledge button
 // (POST /api/v1/alerts/{id}/ack). An alert no longer active leaves the banner.
+// Both pages use it: the dispatcher's and the sergeant's (patrol_gap alerts:
+// a hot spot unvisited for longer than its max_gap_minutes).
 import { api } from './api.js';
 import { toastError } from './toast.js';
 
@@ -8,18 +10,34 @@ const KIND_LABEL = {
   officer_emergency: 'OFFICER EMERGENCY',
   predicted_breach: 'Predicted breach',
   breach: 'Target breached',
+  patrol_gap: 'Hot spot unvisited',
 };
-const KIND_RANK = { officer_emergency: 0, breach: 1, predicted_breach: 2 };
+const KIND_RANK = { officer_emergency: 0, breach: 1, predicted_breach: 2, patrol_gap: 3 };
+
+// Minutes a patrol_gap alert's hot spot has been unvisited at `now`: what the
+// server counted when it raised it plus the time since (the alert ends by
+// itself once somebody has been there).
+export function unvisitedMinutes(a, now = Date.now()) {
+  if (typeof a.unvisited_s !== 'number') return null;
+  const since = Date.parse(a.time);
+  const extra = Number.isFinite(since) ? Math.max(0, now - since) / 1000 : 0;
+  return Math.floor((a.unvisited_s + extra) / 60);
+}
 
 export class AlertsBanner {
-  constructor({ onLocate }) {
+  // onLocate(lon, lat, alert) for Show; title: the page's name in the tab;
+  // ignore: alert kinds this page leaves to another (the dispatcher's page
+  // leaves patrol_gap to the sergeant's).
+  constructor({ onLocate, title = 'Patrolmap dispatch', ignore = [] }) {
     this.onLocate = onLocate;
+    this.title = title;
+    this.ignore = new Set(ignore);
     this.box = document.getElementById('alerts');
     this.alerts = new Map();
   }
 
   upsert(a) {
-    if (!a || a.id == null) return;
+    if (!a || a.id == null || this.ignore.has(a.kind)) return;
     if (a.active === false) this.alerts.delete(a.id);
     else this.alerts.set(a.id, a);
     this.render();
@@ -32,7 +50,7 @@ export class AlertsBanner {
 
   replace(list) {
     this.alerts.clear();
-    for (const a of list || []) if (a.active !== false) this.alerts.set(a.id, a);
+    for (const a of list || []) if (a.active !== false && !this.ignore.has(a.kind)) this.alerts.set(a.id, a);
     this.render();
   }
 
@@ -46,7 +64,7 @@ export class AlertsBanner {
     this.box.hidden = list.length === 0;
     this.box.classList.toggle('has-emergency', list.some((a) => a.kind === 'officer_emergency'));
     this.box.replaceChildren(...list.map((a) => this.row(a)));
-    document.title = list.length ? `(${list.length}) Patrolmap dispatch` : 'Patrolmap dispatch';
+    document.title = list.length ? `(${list.length}) ${this.title}` : this.title;
   }
 
   row(a) {
@@ -58,6 +76,11 @@ export class AlertsBanner {
     what.textContent = KIND_LABEL[a.kind] || a.kind;
     const detail = document.createElement('span');
     const parts = [];
+    if (a.kind === 'patrol_gap') {
+      parts.push(a.area_name || a.area);
+      const m = unvisitedMinutes(a);
+      if (m != null) parts.push(`unvisited ${m} min${a.max_gap_minutes ? ` (max ${a.max_gap_minutes})` : ''}`);
+    }
     if (a.unit) parts.push(`unit ${a.unit}`);
     if (a.incident != null) parts.push(`incident #${a.incident}`);
     if (a.time) parts.push(new Date(a.time).toLocaleTimeString());
@@ -71,7 +94,7 @@ export class AlertsBanner {
       const show = document.createElement('button');
       show.type = 'button';
       show.textContent = 'Show';
-      show.addEventListener('click', () => this.onLocate(a.lon, a.lat));
+      show.addEventListener('click', () => this.onLocate(a.lon, a.lat, a));
       r.append(show);
     }
     const ack = document.createElement('button');

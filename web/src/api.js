@@ -38,10 +38,10 @@ export function setUnauthorizedHandler(f) {
   onUnauthorized = f;
 }
 
-// JSON in and out with the bearer token; a non-2xx answer throws ApiError with
-// the server's stable code ({"error":{"code","message"}}).
-export async function api(path, { method = 'GET', body, signal } = {}) {
-  const headers = { Accept: 'application/json' };
+// One request with the bearer token; a non-2xx answer throws ApiError with the
+// server's stable code ({"error":{"code","message"}}). Returns the answer's text.
+async function request(path, { method = 'GET', body, signal, accept = 'application/json' } = {}) {
+  const headers = { Accept: accept };
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -53,19 +53,42 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     throw new ApiError(0, 'network', `cannot reach the server (${e.message})`);
   }
   const text = await res.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
   if (!res.ok) {
-    const err = data && data.error ? data.error : {};
+    let err = {};
+    try {
+      err = JSON.parse(text).error || {};
+    } catch {
+      err = {};
+    }
     const e = new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText);
     if (res.status === 401) onUnauthorized(e);
     throw e;
   }
-  return data;
+  return text;
+}
+
+// JSON in and out with the bearer token.
+export async function api(path, options = {}) {
+  const text = await request(path, options);
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// A file from the API (a CSV export) saved through a blob: the token travels in
+// the Authorization header, never in a URL the browser could keep or show.
+export async function downloadFile(path, filename, accept = 'text/csv') {
+  const text = await request(path, { accept });
+  const url = URL.createObjectURL(new Blob([text], { type: accept }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  return text.length;
 }

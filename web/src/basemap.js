@@ -112,27 +112,30 @@ export async function addBasemap(map, { tiles } = {}) {
 }
 
 // Areas (neighbourhoods, micro-beats, hot spots) from GET /api/v1/areas; skipped
-// silently where the server has no such endpoint yet.
-export async function addAreas(map) {
+// silently where the server has no such endpoint yet. Returns the layer (null
+// without areas). `style` replaces the outline-by-kind style (the sergeant's
+// page shades areas by coverage: a VectorLayer then, restyled on each report).
+export async function addAreas(map, { style } = {}) {
   let gj;
   try {
     gj = await api('/api/v1/areas');
   } catch {
-    return 0;
+    return null;
   }
-  if (!gj || !Array.isArray(gj.features)) return 0;
+  if (!gj || !Array.isArray(gj.features)) return null;
   const format = new GeoJSON({ dataProjection: 'EPSG:4326', featureProjection: 'EPSG:3857' });
   const styles = {
     hotspot: new Style({ stroke: new Stroke({ color: '#c2185b', width: 2, lineDash: [6, 4] }), fill: new Fill({ color: 'rgba(194,24,91,0.08)' }) }),
     microbeat: new Style({ stroke: new Stroke({ color: '#6a1b9a', width: 1.5 }), fill: new Fill({ color: 'rgba(106,27,154,0.04)' }) }),
     neighbourhood: new Style({ stroke: new Stroke({ color: 'rgba(60,60,120,0.6)', width: 1.2, lineDash: [2, 3] }) }),
   };
-  const layer = new VectorImageLayer({
+  const opts = {
     source: new VectorSource({ features: format.readFeatures(gj) }),
-    style: (f) => styles[f.get('kind')] || styles.neighbourhood,
+    style: style || ((f) => styles[f.get('kind')] || styles.neighbourhood),
     zIndex: 10,
-  });
+  };
+  const layer = style ? new VectorLayer(opts) : new VectorImageLayer(opts);
   layer.set('name', 'areas');
   map.addLayer(layer);
-  return gj.features.length;
+  return layer;
 }

@@ -6,9 +6,11 @@ const LAYERS = ['units', 'incidents', 'alerts'];
 
 export class LiveFeed {
   // handlers: onSnapshot(msg), onDelta(msg), onState(state) with state in
-  // connecting | live | reconnecting | signed_out | closed.
-  constructor({ token, bbox, onSnapshot, onDelta, onState }) {
+  // connecting | live | reconnecting | signed_out | closed. `layers` picks what
+  // the server sends (default all three).
+  constructor({ token, bbox, onSnapshot, onDelta, onState, layers = LAYERS }) {
     this.token = token;
+    this.layers = layers;
     this.bbox = bbox;
     this.onSnapshot = onSnapshot;
     this.onDelta = onDelta;
@@ -59,7 +61,7 @@ export class LiveFeed {
     this.ws = ws;
     let gotSnapshot = false;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ op: 'hello', token: this.token, bbox: this.bbox(), layers: LAYERS }));
+      ws.send(JSON.stringify({ op: 'hello', token: this.token, bbox: this.bbox(), layers: this.layers }));
     };
     ws.onmessage = (ev) => {
       let msg;

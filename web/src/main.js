@@ -3,35 +3,29 @@
 // lives in its own module.
 import 'ol/ol.css';
 import './app.css';
-import Map from 'ol/Map.js';
-import View from 'ol/View.js';
-import { Attribution, ScaleLine, Zoom, Rotate } from 'ol/control.js';
-import { fromLonLat, toLonLat, transformExtent } from 'ol/proj.js';
-import { api, setToken, setUnauthorizedHandler, takeTokenFromUrl, token } from './api.js';
-import { LiveFeed } from './live.js';
+import { fromLonLat, toLonLat } from 'ol/proj.js';
+import { api, takeTokenFromUrl } from './api.js';
 import { UnitsLayer } from './units.js';
 import { IncidentsLayer, gradeClock } from './incidents.js';
 import { AlertsBanner } from './alerts.js';
 import { CreateIncident, flagsView } from './create.js';
 import { addAreas, addBasemap } from './basemap.js';
 import { toastError } from './toast.js';
+import { fitBasemap, followViewport, makeMap, mapBbox, mapHooks, viewFromParams } from './mapview.js';
+import { showBadge, wireSession } from './session.js';
 
-const RUTLAND = [-0.65, 52.66];  // the demo's force area; the basemap's bbox wins
 const params = new URLSearchParams(location.search);
 
 const units = new UnitsLayer();
 const incidents = new IncidentsLayer({ onSelect: (inc) => showSelection(inc) });
-const view = new View({ center: fromLonLat(RUTLAND), zoom: 11, maxZoom: 19 });
-const map = new Map({
-  target: 'map',
-  layers: [incidents.layer, units.layer],
-  view,
-  controls: [new Zoom(), new Rotate(), new ScaleLine(), new Attribution({ collapsible: false })],
+const { map, view } = makeMap('map', [incidents.layer, units.layer]);
+// Hot spots unvisited (patrol_gap) are the sergeants' (sergeant.html), not the dispatchers'.
+const alerts = new AlertsBanner({
+  onLocate: (lon, lat) => view.animate({ center: fromLonLat([lon, lat]), zoom: Math.max(view.getZoom(), 15) }),
+  ignore: ['patrol_gap'],
 });
-const alerts = new AlertsBanner({ onLocate: (lon, lat) => view.animate({ center: fromLonLat([lon, lat]), zoom: Math.max(view.getZoom(), 15) }) });
 const badge = document.getElementById('feed-badge');
 const counts = document.getElementById('counts');
-let feed = null;
 let draftCoord = null;
 let layersAdded = false;
 
@@ -46,17 +40,10 @@ const creator = new CreateIncident({
   onClose: () => { draftCoord = null; },
 });
 
-function bbox() {
-  const size = map.getSize() || [1024, 768];
-  const e = transformExtent(view.calculateExtent(size), 'EPSG:3857', 'EPSG:4326');
-  const r = (x) => Math.round(x * 1e5) / 1e5;
-  return [r(Math.max(-180, e[0])), r(Math.max(-90, e[1])), r(Math.min(180, e[2])), r(Math.min(90, e[3]))];
-}
+const bbox = () => mapBbox(map);
 
 function setBadge(state) {
-  const text = { connecting: 'connecting', live: 'live', reconnecting: 'reconnecting', signed_out: 'signed out', closed: 'offline' }[state] || state;
-  badge.dataset.state = state;
-  badge.textContent = text;
+  showBadge(badge, state);
   if (state === 'signed_out') signIn('The server refused the token. Sign in again.');
   if (state === 'live' && !layersAdded) loadLayers();
 }
@@ -164,73 +151,35 @@ map.on('singleclick', (ev) => {
   creator.open(lon, lat);
 });
 
-let moveTimer = null;
-map.on('moveend', () => {
-  clearTimeout(moveTimer);
-  moveTimer = setTimeout(() => feed && feed.viewport(bbox()), 300);
+const session = wireSession({
+  why: 'Paste a dispatcher token.',
+  feedOptions: { bbox, onSnapshot: applySnapshot, onDelta: applyDelta },
+  clear: () => {
+    units.clear();
+    incidents.clear();
+    alerts.replace([]);
+  },
+  setBadge,
 });
-
-function signIn(why) {
-  const dlg = document.getElementById('sign-in');
-  document.getElementById('sign-in-why').textContent = why || 'Paste a dispatcher token.';
-  if (!dlg.open) dlg.showModal();
-}
-
-document.getElementById('sign-in-form').addEventListener('submit', () => {
-  const t = document.getElementById('sign-in-token').value.trim();
-  if (!t) return;
-  setToken(t);
-  start();
-});
-
-document.getElementById('sign-out').addEventListener('click', () => {
-  setToken(null);
-  if (feed) feed.stop();
-  feed = null;
-  units.clear();
-  incidents.clear();
-  alerts.replace([]);
-  setBadge('signed_out');
-});
-
-setUnauthorizedHandler(() => {
-  if (feed) feed.stop();
-  feed = null;
-  setBadge('signed_out');
-});
-
-async function start() {
-  const t = token();
-  if (!t) {
-    setBadge('signed_out');
-    return;
-  }
-  document.getElementById('sign-out').hidden = false;
-  if (feed) feed.stop();
-  feed = new LiveFeed({ token: t, bbox, onSnapshot: applySnapshot, onDelta: applyDelta, onState: setBadge });
-  feed.start();
-}
+const signIn = session.signIn;
+const feed = session.feed;
+followViewport(map, feed);
 
 // The basemap and areas, once the token is known to be good (the feed is live).
 async function loadLayers() {
   layersAdded = true;
-  const box = await addBasemap(map, { tiles: params.get('tiles') });
-  if (box && !params.has('center')) view.fit(transformExtent(box, 'EPSG:4326', 'EPSG:3857'), { size: map.getSize(), padding: [20, 20, 20, 20] });
+  fitBasemap(map, await addBasemap(map, { tiles: params.get('tiles') }), params);
   await addAreas(map);
 }
 
-// ?center=lon,lat&zoom=z puts the view somewhere (links from other pages, tests).
-if (params.has('center')) {
-  const [lon, lat] = params.get('center').split(',').map(Number);
-  if (Number.isFinite(lon) && Number.isFinite(lat)) view.setCenter(fromLonLat([lon, lat]));
-}
-if (params.has('zoom') && Number.isFinite(Number(params.get('zoom')))) view.setZoom(Number(params.get('zoom')));
+viewFromParams(view, params);
 
 // Read-only state for tests and the curious (no token, no write access).
+const hooks = mapHooks(map);  // pixelFor(lon, lat), layerNames()
 window.__patrolmap = Object.freeze({
-  get feedState() { return feed ? feed.state : badge.dataset.state; },
-  get seq() { return feed ? feed.seq : 0; },
-  get deltas() { return feed ? feed.deltas : 0; },
+  get feedState() { return feed() ? feed().state : badge.dataset.state; },
+  get seq() { return feed() ? feed().seq : 0; },
+  get deltas() { return feed() ? feed().deltas : 0; },
   get unitCount() { return units.count(); },
   get incidentCount() { return incidents.count(); },
   get alertCount() { return alerts.count(); },
@@ -242,11 +191,7 @@ window.__patrolmap = Object.freeze({
     const i = incidents.get(id);
     return i ? JSON.parse(JSON.stringify(i)) : null;
   },
-  // Where on the page (CSS pixels, relative to the map element) a point is drawn.
-  pixelFor(lon, lat) {
-    const p = map.getPixelFromCoordinate(fromLonLat([lon, lat]));
-    return p ? [p[0], p[1]] : null;
-  },
+  ...hooks,
   unitPixel(id) {
     const u = units.get(id);
     return u ? this.pixelFor(u.lon, u.lat) : null;
@@ -270,9 +215,8 @@ window.__patrolmap = Object.freeze({
     return (performance.now() - t0) / frames;
   },
   get draft() { return draftCoord ? [...draftCoord] : null; },
-  layerNames() { return map.getLayers().getArray().map((l) => l.get('name')).filter(Boolean); },
 });
 
 takeTokenFromUrl();
 updateCounts();
-start();
+session.start();

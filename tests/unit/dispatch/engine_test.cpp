@@ -361,6 +361,9 @@ TEST(DispatchScenario, StoredEventsReplayToTheSameState) {
   s.now += 20 * 60'000;
   s.run(cmd::Tick{});
   s.run(cmd::Close{i1});
+  s.run(cmd::PatrolGaps{{{"H1", "Spot 1", 52.6, -1.1, 9000, 120, 0}, {"H2", "Spot 2", 52.7, -1.2, 8000, 90, 0}},
+                        s.now - 3 * 3600'000});
+  s.run(cmd::AckAlert{s.engine().alerts(true).back()->id});
 
   auto dump = [](const Engine& e, EpochMs now) {
     rapidjson::StringBuffer sb;
@@ -383,6 +386,47 @@ TEST(DispatchScenario, StoredEventsReplayToTheSameState) {
   EXPECT_EQ(replayed.next_incident_id(), s.engine().next_incident_id());
   EXPECT_FALSE(event_from_json(R"({"kind":"unit_assigned","incident":"x"})", 0).has_value());
   EXPECT_FALSE(event_from_json("not json", 0).has_value());
+}
+
+// SPEC 5: one alert per overdue hot spot; a visit (no longer overdue) ends
+// it; an acknowledged spot stays quiet for the shift until somebody has been
+// there after the acknowledgement.
+TEST(DispatchScenario, PatrolGapAlertsFollowTheOverdueSet) {
+  Scenario s(R"(
+    A . .
+  )");
+  const EpochMs shift = s.now - 3 * 3600'000;
+  using Area = cmd::PatrolGaps::Area;
+  auto gaps = [&](std::vector<Area> a, EpochMs shift_start) { return s.run(cmd::PatrolGaps{std::move(a), shift_start}); };
+  auto raised = gaps({{"H1", "Spot 1", 52.6, -1.1, 3 * 3600, 120, 0}, {"H2", "Spot 2", 52.7, -1.2, 3 * 3600, 120, 0}},
+                     shift);
+  ASSERT_EQ(raised.size(), 2u);
+  auto active = s.engine().alerts(true);
+  ASSERT_EQ(active.size(), 2u);
+  EXPECT_EQ(active[0]->kind, AlertKind::patrol_gap);
+  // The same set again: nothing new.
+  EXPECT_TRUE(gaps({{"H1", "Spot 1", 52.6, -1.1, 3 * 3600 + 30, 120, 0},
+                    {"H2", "Spot 2", 52.7, -1.2, 3 * 3600 + 30, 120, 0}},
+                   shift)
+                  .empty());
+  // H1 visited: its alert ends, not acknowledged.
+  auto ended = gaps({{"H2", "Spot 2", 52.7, -1.2, 3 * 3600 + 60, 120, 0}}, shift);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_FALSE(std::get<ev::AlertEnded>(ended[0].body).acknowledged);
+  // H2 acknowledged: quiet while nobody has been there since.
+  const uint64_t h2 = s.engine().alerts(true).front()->id;
+  s.now += 1000;
+  s.run(cmd::AckAlert{h2});
+  const EpochMs acked = s.now;
+  s.now += 60'000;
+  EXPECT_TRUE(gaps({{"H2", "Spot 2", 52.7, -1.2, 3 * 3600 + 120, 120, 0}}, shift).empty());
+  // Somebody came after the acknowledgement, left, and it is overdue again: raised again.
+  EXPECT_EQ(gaps({{"H2", "Spot 2", 52.7, -1.2, 7300, 120, acked + 1}}, shift).size(), 1u);
+  EXPECT_EQ(s.engine().alerts(true).size(), 1u);
+  // A new shift: an acknowledgement of the last one does not silence it.
+  s.run(cmd::AckAlert{s.engine().alerts(true).front()->id});
+  s.now += 60'000;
+  EXPECT_EQ(gaps({{"H2", "Spot 2", 52.7, -1.2, 7300, 120, 0}}, s.now).size(), 1u);
 }
 
 }  // namespace

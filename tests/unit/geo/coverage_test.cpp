@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/data_dir.hpp"
@@ -160,6 +161,24 @@ TEST(Coverage, VisitsMergeAtExactlyVisitMergeSeconds) {
   auto two = run(beat(), out_and_back(90.001), 0, 200);
   EXPECT_EQ(two.visits, 2u);
   EXPECT_NEAR(two.longest_gap_seconds, 200 - 130.001, kTol);  // 130.001..200 beats 60.001
+}
+
+TEST(Coverage, VisitListMergesLikeTheCount) {
+  // Unit 0 inside 0-35 s and 95-130 s (gap 60 s: one visit); unit 1 inside
+  // 10-20 s and 81-90 s (gap 61 s: two visits); window [5, 200) clips unit 0's start.
+  std::vector<InsideInterval> iv{{0, 95'000, 130'000}, {1, 81'000, 90'000}, {0, 0, 35'000}, {1, 10'000, 20'000}};
+  const auto v = list_visits(iv, 5'000, 200'000, {});
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].unit, 0u);
+  EXPECT_DOUBLE_EQ(v[0].start_ms, 5'000);
+  EXPECT_DOUBLE_EQ(v[0].end_ms, 130'000);
+  EXPECT_EQ(v[1].unit, 1u);
+  EXPECT_DOUBLE_EQ(v[1].end_ms, 20'000);
+  EXPECT_DOUBLE_EQ(v[2].start_ms, 81'000);
+  EXPECT_FALSE(v[0].koper);
+  std::vector<InsideInterval> stop{{4, 0, 600'000}};
+  EXPECT_TRUE(list_visits(stop, 0, 700'000, {}).at(0).koper);
+  EXPECT_TRUE(list_visits(stop, 0, 0, {}).empty());
 }
 
 TEST(Coverage, TenMinuteStopIsAKoperVisitNineFiftyNineIsNot) {
@@ -393,6 +412,28 @@ TEST(Coverage, ShuffledArrivalEqualsInOrderEqualsHistorical) {
         EXPECT_EQ(a[i], c[i]) << "round " << round << " window " << w << " area " << i;
         EXPECT_EQ(a[i], d[i]) << "round " << round << " window " << w << " area " << i;
       }
+    }
+    // Visit lists: the live intervals and the historical ones give the same
+    // visits (by unit name), as many as the summary counts.
+    for (std::size_t i = 0; i < areas.size(); i += 3) {
+      const std::int64_t from = kT0, to = kT0 + 3 * 3600'000;
+      auto live_iv = ordered.intervals(areas[i], from, to);
+      auto hist_iv = collect_intervals(*idx, tracks, areas[i], from, to, {});
+      const auto lv = list_visits(live_iv, from, to, {});
+      const auto hv = list_visits(hist_iv, from, to, {});
+      const auto sum = ordered.report(areas[i], from, to);
+      ASSERT_EQ(lv.size(), sum.visits);
+      ASSERT_EQ(static_cast<std::uint32_t>(std::count_if(lv.begin(), lv.end(), [](const Visit& v) { return v.koper; })),
+                sum.koper_visits);
+      auto named = [&](const std::vector<Visit>& vs, auto name_of) {
+        std::vector<std::tuple<std::string, double, double, bool>> out;
+        for (const auto& v : vs) out.emplace_back(name_of(v.unit), v.start_ms, v.end_ms, v.koper);
+        std::sort(out.begin(), out.end());
+        return out;
+      };
+      EXPECT_EQ(named(lv, [&](std::uint32_t u) { return ordered.unit_name(u); }),
+                named(hv, [&](std::uint32_t u) { return tracks[u].unit; }))
+          << "area " << i;
     }
     // After pruning, windows from the horizon on are unchanged.
     const std::int64_t horizon = kT0 + 3600'000;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "tests/support/store_put.hpp"
+#include "server/store/reader.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace pm {
@@ -221,6 +222,55 @@ TEST(Store, FailedWriteJobRollsBackOnlyItself) {
   auto st = db.prepare("SELECT group_concat(key) FROM meta WHERE key IN ('x','y')");
   st.step();
   EXPECT_EQ(st.text(0), "y");
+}
+
+
+// Reads run on the reader's own connections and see what the writer committed.
+TEST(StoreReader, QueriesSeeCommittedFixesOffTheCallerThread) {
+  test::TempDir dir;
+  Harness h(dir.path());
+  h.start();
+  h.put({ping("A1", 1'000'000, 52.6, -0.7), ping("A1", 1'005'000, 52.61, -0.7), ping("B2", 1'000'000, 52.5, -0.6)});
+  StoreReader reader(dir.path(), 2, 8, h.metrics);
+  std::promise<std::pair<int64_t, std::thread::id>> got;
+  ASSERT_TRUE(reader.submit([&](sql::Db& db) {
+    auto st = db.prepare("SELECT COUNT(*) FROM fixes WHERE t >= 1000000 AND t < 1005000");
+    st.step();
+    got.set_value({st.i64(0), std::this_thread::get_id()});
+  }));
+  auto [n, tid] = got.get_future().get();
+  EXPECT_EQ(n, 2);
+  EXPECT_NE(tid, std::this_thread::get_id());
+  // Read-only: a job that tries to write fails instead of changing the store.
+  std::promise<bool> wrote;
+  ASSERT_TRUE(reader.submit([&](sql::Db& db) { wrote.set_value(!db.exec("DELETE FROM fixes").has_value()); }));
+  EXPECT_FALSE(wrote.get_future().get());
+  EXPECT_EQ(count_fixes(dir.path()), 3);
+  h.store->stop();
+}
+
+TEST(StoreReader, FullQueueRefusesAndStopRunsWhatWasQueued) {
+  test::TempDir dir;
+  Harness h(dir.path());
+  StoreReader reader(dir.path(), 1, 2, h.metrics);
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  std::atomic<int> ran{0};
+  std::promise<void> started;
+  ASSERT_TRUE(reader.submit([&, gate](sql::Db&) {
+    started.set_value();
+    gate.wait();
+    ran.fetch_add(1);
+  }));
+  started.get_future().wait();  // the worker holds the first job: the queue is empty again
+  EXPECT_TRUE(reader.submit([&](sql::Db&) { ran.fetch_add(1); }));
+  EXPECT_TRUE(reader.submit([&](sql::Db&) { ran.fetch_add(1); }));
+  EXPECT_FALSE(reader.submit([&](sql::Db&) { ran.fetch_add(100); }));
+  EXPECT_EQ(h.metrics.report_rejected.load(), 1u);
+  release.set_value();
+  reader.stop();
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_FALSE(reader.submit([](sql::Db&) {}));
 }
 
 }  // namespace
