@@ -97,8 +97,10 @@ constexpr int64_t kChunkBatchRows = 200000;
 
 }  // namespace
 
-std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more) {
+std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
+                                             const geo::Projection* proj, int64_t* packed) {
   more = false;
+  if (packed) *packed = 0;
   int64_t lo = 0, top = 0;
   {
     auto st = db.prepare("SELECT (SELECT value FROM meta WHERE key='chunked_rowid'), (SELECT MAX(rowid) FROM fixes)");
@@ -114,6 +116,7 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
     TrackPoint p;
   };
   std::vector<Row> rows;
+  std::vector<geo::LonLat> ll;
   {
     auto st = db.prepare("SELECT unit,t,lat,lon,speed,heading,accuracy,channel,flags,device FROM fixes "
                          "WHERE rowid > ? AND rowid <= ? AND unit IS NOT NULL");
@@ -130,7 +133,14 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
       r.p.flags = static_cast<uint8_t>(st.i64(8));
       r.p.device = static_cast<uint32_t>(st.i64(9));
       rows.push_back(r);
+      if (proj) ll.push_back({st.f64(3), st.f64(2)});
     }
+  }
+  if (proj) {
+    // From the full-precision stored lat/lon, as live accounting projects them.
+    std::vector<geo::XY> xy(ll.size());
+    proj->forward(ll, xy);
+    for (size_t i = 0; i < rows.size(); ++i) set_projected(rows[i].p, xy[i]);
   }
   // Rowid order in, (unit, t) out; stable keeps store order for equal times.
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
@@ -159,6 +169,7 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
   auto st = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('chunked_rowid', ?)");
   st.bind(1, std::to_string(hi));
   if (st.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
+  if (packed) *packed = static_cast<int64_t>(rows.size());
   return std::nullopt;
 }
 
@@ -185,8 +196,10 @@ std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms
 
 std::optional<std::string> Store::write_chunks(bool& more) {
   if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
-  auto e = pack_track_chunks(db_, kChunkBatchRows, more);
+  int64_t packed = 0;
+  auto e = pack_track_chunks(db_, kChunkBatchRows, more, live_ ? &live_->projection() : nullptr, &packed);
   if (!e) e = db_.exec("COMMIT");
+  if (!e) metrics_.store_chunked_fixes.fetch_add(static_cast<uint64_t>(packed), std::memory_order_relaxed);
   if (e) {
     db_.exec("ROLLBACK");
     more = false;

@@ -142,7 +142,10 @@ std::vector<RotaRow> load_rota_rows(sql::Db& db);
 // Packs the fixes with rowid in (meta.chunked_rowid, up to max_rows later]
 // into track_chunks and advances meta.chunked_rowid; runs inside the caller's
 // transaction. Exposed for tests and the `chunks rebuild` path.
-std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more);
+// With `proj`, each point also gets its projected x/y (TrackPoint::x_mm);
+// `packed` (if given) receives the number of fixes packed.
+std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
+                                             const geo::Projection* proj = nullptr, int64_t* packed = nullptr);
 
 // Retention (store.retention_days): deletes at most `max_rows` fixes with
 // t < cutoff_ms (oldest first, through the (t, device) index) and, once no

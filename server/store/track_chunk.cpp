@@ -8,9 +8,10 @@
 namespace pm {
 namespace {
 
-constexpr uint8_t kVersion = 1;
-constexpr uint8_t kHasSpeed = 1, kHasHeading = 2, kHasAccuracy = 4;
-constexpr int kFlagShift = 3;
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kHasSpeed = 1, kHasHeading = 2, kHasAccuracy = 4, kHasXY = 8;
+constexpr int kFlagShift = 4;
+constexpr double kMaxMm = 1e12;  // 1,000 km beyond any CRS's extent; keeps deltas far from overflow
 
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -64,10 +65,31 @@ bool fits_i32(int64_t v) {
 
 int32_t to_e7(double deg) { return static_cast<int32_t>(std::llround(deg * 1e7)); }
 
+int64_t to_mm(double metres) {
+  const double mm = metres * 1000.0;
+  if (!std::isfinite(mm) || std::fabs(mm) > kMaxMm) return TrackPoint::kNoXY;
+  return std::llround(mm);
+}
+
+geo::XY to_mm_grid(geo::XY p) {
+  const int64_t x = to_mm(p.x), y = to_mm(p.y);
+  if (x == TrackPoint::kNoXY || y == TrackPoint::kNoXY) {
+    return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  }
+  return {static_cast<double>(x) / 1000.0, static_cast<double>(y) / 1000.0};
+}
+
+void set_projected(TrackPoint& p, geo::XY xy) {
+  const int64_t x = to_mm(xy.x), y = to_mm(xy.y);
+  const bool ok = x != TrackPoint::kNoXY && y != TrackPoint::kNoXY;
+  p.x_mm = ok ? x : TrackPoint::kNoXY;
+  p.y_mm = ok ? y : TrackPoint::kNoXY;
+}
+
 void encode_track_chunk(const std::vector<TrackPoint>& points, std::string& out) {
   out.push_back(static_cast<char>(kVersion));
   put_varint(out, points.size());
-  int64_t t = 0, lat = 0, lon = 0;
+  int64_t t = 0, lat = 0, lon = 0, x = 0, y = 0;
   for (const auto& p : points) {
     put_varint(out, zigzag(p.t - t));
     put_varint(out, zigzag(p.lat_e7 - lat));
@@ -77,11 +99,19 @@ void encode_track_chunk(const std::vector<TrackPoint>& points, std::string& out)
     lon = p.lon_e7;
     put_varint(out, p.device);
     out.push_back(static_cast<char>(p.channel));
-    uint8_t bits = static_cast<uint8_t>((p.flags & 0x1f) << kFlagShift);
+    uint8_t bits = static_cast<uint8_t>((p.flags & 0x0f) << kFlagShift);
     if (!std::isnan(p.speed_mps)) bits |= kHasSpeed;
     if (!std::isnan(p.heading_deg)) bits |= kHasHeading;
     if (!std::isnan(p.accuracy_m)) bits |= kHasAccuracy;
+    const bool xy = p.has_xy() && p.y_mm != TrackPoint::kNoXY;
+    if (xy) bits |= kHasXY;
     out.push_back(static_cast<char>(bits));
+    if (xy) {
+      put_varint(out, zigzag(p.x_mm - x));
+      put_varint(out, zigzag(p.y_mm - y));
+      x = p.x_mm;
+      y = p.y_mm;
+    }
     if (bits & kHasSpeed) put_f32(out, p.speed_mps);
     if (bits & kHasHeading) put_f32(out, p.heading_deg);
     if (bits & kHasAccuracy) put_f32(out, p.accuracy_m);
@@ -97,7 +127,7 @@ bool decode_track_chunk(std::string_view blob, std::vector<TrackPoint>& out) {
   if (n > (blob.size() - r.pos) / 6) return false;
   const size_t first = out.size();
   out.reserve(first + n);
-  int64_t t = 0, lat = 0, lon = 0;
+  int64_t t = 0, lat = 0, lon = 0, x = 0, y = 0;
   constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t dt = 0, dlat = 0, dlon = 0, dev = 0;
@@ -105,6 +135,22 @@ bool decode_track_chunk(std::string_view blob, std::vector<TrackPoint>& out) {
     bool ok = r.get_varint(dt) && r.get_varint(dlat) && r.get_varint(dlon) && r.get_varint(dev) && r.get_u8(ch) &&
               r.get_u8(bits);
     TrackPoint p{.speed_mps = kNaN, .heading_deg = kNaN, .accuracy_m = kNaN};
+    if (ok && (bits & kHasXY)) {
+      uint64_t dx = 0, dy = 0;
+      ok = r.get_varint(dx) && r.get_varint(dy);
+      // |x|, |y| <= kMaxMm when encoded, so a delta beyond 2 kMaxMm is malformed
+      // (and the sums below cannot overflow).
+      const int64_t ddx = unzigzag(dx), ddy = unzigzag(dy);
+      constexpr auto kMaxDeltaMm = static_cast<int64_t>(2 * kMaxMm);
+      ok = ok && ddx >= -kMaxDeltaMm && ddx <= kMaxDeltaMm && ddy >= -kMaxDeltaMm && ddy <= kMaxDeltaMm;
+      if (ok) {
+        x += ddx;
+        y += ddy;
+        ok = std::fabs(static_cast<double>(x)) <= kMaxMm && std::fabs(static_cast<double>(y)) <= kMaxMm;
+        p.x_mm = x;
+        p.y_mm = y;
+      }
+    }
     if (ok && (bits & kHasSpeed)) ok = r.get_f32(p.speed_mps);
     if (ok && (bits & kHasHeading)) ok = r.get_f32(p.heading_deg);
     if (ok && (bits & kHasAccuracy)) ok = r.get_f32(p.accuracy_m);

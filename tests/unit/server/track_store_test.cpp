@@ -21,7 +21,8 @@ bool same(const TrackPoint& a, const TrackPoint& b) {
   auto feq = [](float x, float y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
   return a.t == b.t && a.lat_e7 == b.lat_e7 && a.lon_e7 == b.lon_e7 && a.device == b.device &&
          a.channel == b.channel && a.flags == b.flags && feq(a.speed_mps, b.speed_mps) &&
-         feq(a.heading_deg, b.heading_deg) && feq(a.accuracy_m, b.accuracy_m);
+         feq(a.heading_deg, b.heading_deg) && feq(a.accuracy_m, b.accuracy_m) && a.x_mm == b.x_mm &&
+         a.y_mm == b.y_mm;
 }
 
 TEST(TrackChunk, RoundTripsExtremesAndAbsentValues) {
@@ -29,15 +30,19 @@ TEST(TrackChunk, RoundTripsExtremesAndAbsentValues) {
       {.t = -5, .lat_e7 = -900000000, .lon_e7 = -1800000000, .device = 0, .speed_mps = kNaN, .heading_deg = kNaN,
        .accuracy_m = kNaN, .channel = 0, .flags = 0},
       {.t = -5, .lat_e7 = 900000000, .lon_e7 = 1800000000, .device = 4294967295u, .speed_mps = 0.f,
-       .heading_deg = 359.9f, .accuracy_m = kNaN, .channel = 6, .flags = 1},
+       .heading_deg = 359.9f, .accuracy_m = kNaN, .channel = 6, .flags = 1, .x_mm = 1'000'000'000'000,
+       .y_mm = -1'000'000'000'000},
       {.t = int64_t{253402300799999}, .lat_e7 = 526700001, .lon_e7 = -7300001, .device = 7, .speed_mps = kNaN,
-       .heading_deg = kNaN, .accuracy_m = 1e6f, .channel = 7, .flags = 31},
+       .heading_deg = kNaN, .accuracy_m = 1e6f, .channel = 7, .flags = 15},
+      {.t = int64_t{253402300799999}, .lat_e7 = 0, .lon_e7 = 0, .device = 7, .speed_mps = kNaN,
+       .heading_deg = kNaN, .accuracy_m = kNaN, .channel = 7, .flags = 0, .x_mm = -1'000'000'000'000,
+       .y_mm = 123'456'789},
   };
   std::string blob;
   encode_track_chunk(pts, blob);
   std::vector<TrackPoint> back = {pts[0]};  // decode appends
   ASSERT_TRUE(decode_track_chunk(blob, back));
-  ASSERT_EQ(back.size(), 4u);
+  ASSERT_EQ(back.size(), 5u);
   for (size_t i = 0; i < pts.size(); ++i) EXPECT_TRUE(same(back[i + 1], pts[i])) << i;
 }
 
@@ -53,13 +58,22 @@ TEST(TrackChunk, IsCompactAndLittleEndian) {
   encode_track_chunk(pts, blob);
   EXPECT_LE(blob.size(), 8640u * 14 + 16);
   // Version byte, then varint 8640 = 0xC0 0x43.
-  EXPECT_EQ(static_cast<uint8_t>(blob[0]), 1);
+  EXPECT_EQ(static_cast<uint8_t>(blob[0]), 2);
   EXPECT_EQ(static_cast<uint8_t>(blob[1]), 0xC0);
   EXPECT_EQ(static_cast<uint8_t>(blob[2]), 0x43);
   // speed 8.0f = 0x41000000 stored little-endian: the last 4 bytes of a point.
   std::string one;
   encode_track_chunk({pts[0]}, one);
   EXPECT_EQ(one.substr(one.size() - 4), std::string("\x00\x00\x00\x41", 4));
+  // With projected x/y (40 m east, 30 m north per fix in mm: zigzag 80,000 and
+  // 60,000, 3 varint bytes each): 6 bytes more per point.
+  for (int i = 0; i < 8640; ++i) {
+    pts[i].x_mm = 500'000'000 + i * 40'000LL;
+    pts[i].y_mm = 300'000'000 + i * 30'000LL;
+  }
+  std::string with_xy;
+  encode_track_chunk(pts, with_xy);
+  EXPECT_LE(with_xy.size(), 8640u * 20 + 16);
 }
 
 TEST(TrackChunk, RefusesMalformedBlobs) {
@@ -74,8 +88,16 @@ TEST(TrackChunk, RefusesMalformedBlobs) {
     EXPECT_FALSE(decode_track_chunk(std::string_view(blob).substr(0, cut), out)) << cut;
   EXPECT_TRUE(out.empty());
   EXPECT_FALSE(decode_track_chunk(blob + "x", out));                     // trailing bytes
-  EXPECT_FALSE(decode_track_chunk(std::string("\x02\x00", 2), out));    // unknown version
-  EXPECT_FALSE(decode_track_chunk(std::string("\x01\xff\xff\xff\xff\x0f", 6), out));  // count lie
+  EXPECT_FALSE(decode_track_chunk(std::string("\x01\x00", 2), out));    // unknown version
+  EXPECT_FALSE(decode_track_chunk(std::string("\x02\xff\xff\xff\xff\x0f", 6), out));  // count lie
+  // x/y beyond the encodable range: a hostile delta cannot overflow.
+  {
+    std::string big = std::string("\x02\x01", 2);
+    big += std::string("\x02\x02\x02\x00\x00\x08", 6);  // t, lat, lon, device, channel, bits: x/y present
+    for (int k = 0; k < 2; ++k) big += std::string("\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10);  // zigzag max
+    EXPECT_FALSE(decode_track_chunk(big, out));
+    EXPECT_TRUE(out.empty());
+  }
   std::string backwards;  // time going back inside a chunk
   encode_track_chunk({pts[1], pts[0]}, backwards);
   EXPECT_FALSE(decode_track_chunk(backwards, out));
@@ -109,7 +131,8 @@ struct StoreRun {
 };
 
 // The reference: the plain SQL scan of `fixes` (first stored per time).
-std::vector<TrackPoint> scan(sql::Db& db, uint32_t unit, int64_t from, int64_t to) {
+std::vector<TrackPoint> scan(sql::Db& db, uint32_t unit, int64_t from, int64_t to,
+                             const geo::Projection* proj = nullptr) {
   auto st = db.prepare("SELECT t,lat,lon,speed,heading,accuracy,channel,flags,device FROM fixes "
                        "WHERE unit=? AND t BETWEEN ? AND ? ORDER BY t, rowid");
   st.bind(1, static_cast<int64_t>(unit)).bind(2, from).bind(3, to);
@@ -123,6 +146,11 @@ std::vector<TrackPoint> scan(sql::Db& db, uint32_t unit, int64_t from, int64_t t
                    .heading_deg = static_cast<float>(st.f64_or_nan(4)),
                    .accuracy_m = static_cast<float>(st.f64_or_nan(5)), .channel = static_cast<uint8_t>(st.i64(6)),
                    .flags = static_cast<uint8_t>(st.i64(7))});
+    if (proj) {  // PROJ one point at a time, rounded to the millimetre here
+      const geo::XY xy = proj->forward(geo::LonLat{st.f64(2), st.f64(1)});
+      out.back().x_mm = std::llround(xy.x * 1000.0);
+      out.back().y_mm = std::llround(xy.y * 1000.0);
+    }
   }
   return out;
 }
@@ -133,14 +161,16 @@ void expect_tracks_equal_scan(const std::string& dir, int64_t t0, int64_t t1, st
   std::vector<TrackPoint> got;
   std::uniform_int_distribution<int64_t> any(t0 - 600'000, t1 + 600'000);
   size_t nonempty = 0;
+  const auto bng = *geo::Projection::create("EPSG:27700");
   for (int q = 0; q < 60; ++q) {
     uint32_t unit = static_cast<uint32_t>(q % 4);
     int64_t a = any(rng), b = any(rng);
     if (q % 10 == 0) a = t0 - 7'200'000, b = t1 + 7'200'000;  // everything
     if (a > b) std::swap(a, b);
-    auto want = scan(db, unit, a, b);
+    const geo::Projection* proj = q % 2 ? &bng : nullptr;  // half the queries with x/y
+    auto want = scan(db, unit, a, b, proj);
     {
-      TrackQuery tq(db);
+      TrackQuery tq(db, proj);
       ASSERT_TRUE(tq.ok()) << tq.error();
       ASSERT_TRUE(tq.load(unit, a, b, got)) << tq.error();
     }
@@ -149,6 +179,23 @@ void expect_tracks_equal_scan(const std::string& dir, int64_t t0, int64_t t1, st
     nonempty += !want.empty();
   }
   EXPECT_GT(nonempty, 30u) << when;  // the comparison was not vacuous
+  // Every unit at once (the coverage report's read) equals the scan per unit.
+  for (int q = 0; q < 5; ++q) {
+    int64_t a = any(rng), b = any(rng);
+    if (a > b) std::swap(a, b);
+    std::vector<uint32_t> seen;
+    TrackQuery tq(db, &bng);
+    ASSERT_TRUE(tq.load_all(a, b, [&](uint32_t unit, std::vector<TrackPoint>& pts) {
+      seen.push_back(unit);
+      auto want = scan(db, unit, a, b, &bng);
+      ASSERT_EQ(pts.size(), want.size()) << when << " all, unit " << unit;
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(same(pts[i], want[i])) << when << " all, point " << i;
+    })) << tq.error();
+    std::vector<uint32_t> want_units;
+    for (uint32_t u = 0; u < 4; ++u)
+      if (!scan(db, u, a, b).empty()) want_units.push_back(u);
+    EXPECT_EQ(seen, want_units) << when;
+  }
 }
 
 TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
