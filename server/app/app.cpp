@@ -129,6 +129,7 @@ struct App::Impl {
     so.queue_max_pings = cfg.store_queue_max_pings;
     so.max_txn_pings = cfg.store_max_txn_pings;
     so.snapshot_interval_s = cfg.store_snapshot_interval_s;
+    so.track_chunk_s = cfg.store_track_chunk_s;
     store = Store::open(so, metrics);
     store->load(live);
     reader = std::make_unique<StoreReader>(cfg.data_dir, cfg.report_threads, cfg.report_queue_max, metrics);

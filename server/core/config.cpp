@@ -51,6 +51,7 @@ constexpr std::array kKeys = {
     ConfigKey{"store.synchronous", "normal", "normal: acknowledged pings survive a crash or kill -9 of the daemon; "
                                              "full: they also survive power loss (fsync per commit)"},
     ConfigKey{"store.snapshot_interval_s", "5", "how often live state is checkpointed to speed up restart"},
+    ConfigKey{"store.track_chunk_s", "60", "how often newly stored fixes are packed into per-unit track chunks (replay reads)"},
     ConfigKey{"dispatch.stale_after_s", "300", "units whose freshest fix is older are not recommended"},
     ConfigKey{"dispatch.straight_line_speed_mps", "11", "speed for straight-line ETAs when no road network is loaded"},
     ConfigKey{"dispatch.arrival_radius_m", "75", "a unit this close to an incident has arrived (auto on_scene, "
@@ -234,6 +235,7 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   else if (sync == "full") c.store_synchronous = SyncMode::full;
   else return bad("store.synchronous", sync, "normal or full");
   if (auto e = num("store.snapshot_interval_s", c.store_snapshot_interval_s, 1u, 3600u)) return e;
+  if (auto e = num("store.track_chunk_s", c.store_track_chunk_s, 1u, 3600u)) return e;
   if (auto e = num("dispatch.stale_after_s", c.dispatch_stale_after_s, int64_t{1}, int64_t{86400})) return e;
   if (auto e = num("dispatch.straight_line_speed_mps", c.dispatch_speed_mps, 0.1, 1000.0)) return e;
   if (auto e = num("dispatch.arrival_radius_m", c.dispatch_arrival_radius_m, 1.0, 10000.0)) return e;

@@ -85,6 +85,7 @@ struct Config {
   size_t store_max_txn_pings = 0;
   SyncMode store_synchronous = SyncMode::normal;
   unsigned store_snapshot_interval_s = 0;
+  unsigned store_track_chunk_s = 0;
   int64_t dispatch_stale_after_s = 300;
   double dispatch_speed_mps = 11;
   double dispatch_arrival_radius_m = 75;

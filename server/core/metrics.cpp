@@ -95,6 +95,8 @@ std::string Metrics::render() const {
   };
   gauge("patrolmap_store_queue_pings", "Pings waiting for the store writer.", store_queue_pings.load());
   counter("patrolmap_store_commits_total", "Store transactions committed.", store_commits.load());
+  counter("patrolmap_store_chunked_fixes_total", "Fixes packed into per-unit track chunks.",
+          store_chunked_fixes.load());
   counter("patrolmap_store_wal_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
           store_wal_checkpoints.load());
   counter("patrolmap_store_wal_inline_checkpoints_total",

@@ -46,6 +46,7 @@ class Metrics {
   Histogram store_commit;    // one group-commit transaction
   std::atomic<int64_t> store_queue_pings{0};
   std::atomic<uint64_t> store_commits{0};
+  std::atomic<uint64_t> store_chunked_fixes{0};           // fixes packed into track chunks
   std::atomic<uint64_t> store_wal_checkpoints{0};         // by the checkpointer thread
   std::atomic<uint64_t> store_wal_inline_checkpoints{0};  // by the writer, the checkpointer being far behind
   std::atomic<int64_t> live_units{0};

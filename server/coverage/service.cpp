@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "server/core/log.hpp"
+#include "server/store/track_query.hpp"
 
 namespace pm {
 namespace {
@@ -101,7 +102,7 @@ void CoverageService::on_fixes(std::span<const Fix> fixes, std::span<const uint8
   for (size_t i = 0; i < fixes.size(); ++i) {
     const Fix& f = fixes[i];
     if (f.unit == kNoIndex || (i < stored.size() && !stored[i])) continue;
-    queue_.push_back({f.unit, f.t, f.xy});
+    queue_.push_back({f.unit, f.t, to_mm_grid(f.xy)});
   }
   if (queue_.size() != before) q_cv_.notify_one();
 }
@@ -154,7 +155,7 @@ void CoverageService::replay_store(const std::string& data_dir, int64_t since_ms
     std::unique_lock lock(acc_mu_);
     for (size_t i = 0; i < keys.size(); ++i) {
       const UnitName name(keys[i].first);
-      acc_->add_fix(name.view, keys[i].second, xy[i]);
+      acc_->add_fix(name.view, keys[i].second, to_mm_grid(xy[i]));
     }
     total += keys.size();
     ll.clear();
@@ -251,39 +252,18 @@ std::vector<PatrolGap> CoverageService::overdue(int64_t now_ms) const {
 std::vector<geo::UnitTrack> CoverageService::read_tracks(sql::Db& db, int64_t from_ms, int64_t to_ms) const {
   std::vector<geo::UnitTrack> tracks;
   const auto gap_ms = static_cast<int64_t>(params_.max_gap_s * 1000.0) + 1;
-  auto st = db.prepare("SELECT unit, t, lat, lon, rowid FROM fixes WHERE t >= ? AND t < ? AND unit IS NOT NULL");
-  if (!st.ok()) throw std::runtime_error("coverage: " + st.error());
-  st.bind(1, from_ms - gap_ms).bind(2, to_ms + gap_ms);
-  struct Row {
-    int64_t t, rowid;
-    geo::LonLat ll;
-  };
-  std::unordered_map<uint32_t, std::vector<Row>> by_unit;
-  while (st.step() == SQLITE_ROW)
-    by_unit[static_cast<uint32_t>(st.i64(0))].push_back({st.i64(1), st.i64(4), {st.f64(3), st.f64(2)}});
-  std::vector<uint32_t> units;
-  units.reserve(by_unit.size());
-  for (const auto& [u, rows] : by_unit) units.push_back(u);
-  std::sort(units.begin(), units.end());
-  std::vector<geo::LonLat> ll;
-  std::vector<geo::XY> xy;
-  for (uint32_t u : units) {
-    auto& rows = by_unit[u];
-    // Time order; equal timestamps keep the first committed, as live accounting does.
-    std::sort(rows.begin(), rows.end(),
-              [](const Row& x, const Row& y) { return x.t != y.t ? x.t < y.t : x.rowid < y.rowid; });
-    rows.erase(std::unique(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.t == y.t; }),
-               rows.end());
-    ll.clear();
-    for (const Row& r : rows) ll.push_back(r.ll);
-    xy.resize(ll.size());
-    live_.projection().forward(ll, xy);
+  // Track chunks carry each fix's projected x/y on the millimetre grid live
+  // accounting uses (to_mm_grid), and keep the first stored of equal times.
+  TrackQuery q(db, &live_.projection());
+  const bool ok = q.load_all(from_ms - gap_ms, to_ms + gap_ms - 1, [&](uint32_t u, std::vector<TrackPoint>& pts) {
     geo::UnitTrack track{std::to_string(u), {}};
-    track.fixes.reserve(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i)
-      if (std::isfinite(xy[i].x) && std::isfinite(xy[i].y)) track.fixes.push_back({rows[i].t, xy[i]});
+    track.fixes.reserve(pts.size());
+    for (const TrackPoint& p : pts)
+      if (p.has_xy())
+        track.fixes.push_back({p.t, {static_cast<double>(p.x_mm) / 1000.0, static_cast<double>(p.y_mm) / 1000.0}});
     tracks.push_back(std::move(track));
-  }
+  });
+  if (!ok) throw std::runtime_error("coverage: " + q.error());
   return tracks;
 }
 

@@ -36,6 +36,12 @@ class Stmt {
   int64_t i64(int c) const { return sqlite3_column_int64(st_, c); }
   double f64(int c) const { return sqlite3_column_double(st_, c); }
   double f64_or_nan(int c) const { return is_null(c) ? std::numeric_limits<double>::quiet_NaN() : f64(c); }
+  // Binds a blob the caller keeps alive until the next step/reset.
+  Stmt& bind_blob(int i, std::string_view v) { sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC); return *this; }
+  std::string_view blob(int c) const {
+    auto p = sqlite3_column_blob(st_, c);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(st_, c))) : std::string_view();
+  }
   bool is_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
   std::string text(int c) const {
     auto p = sqlite3_column_text(st_, c);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "server/core/log.hpp"
+#include "server/store/track_chunk.hpp"
 
 namespace pm {
 namespace {
@@ -30,6 +31,9 @@ CREATE TABLE IF NOT EXISTS rota(
   skills TEXT NOT NULL DEFAULT '', PRIMARY KEY(issi, unit, start_ms, officer));
 CREATE TABLE IF NOT EXISTS dispatch_events(
   seq INTEGER PRIMARY KEY, t INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS track_chunks(
+  unit INTEGER NOT NULL, t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, batch INTEGER NOT NULL,
+  n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(unit, t_first, batch)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS areas(
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', urban INTEGER,
   target TEXT, geometry TEXT NOT NULL);
@@ -88,7 +92,120 @@ void bind_fix(sql::Stmt& st, int first, const Fix& f) {
   st.bind(first + 8, static_cast<int64_t>(f.channel)).bind(first + 9, f.emergency ? kFlagEmergency : 0);
 }
 
+constexpr int64_t kChunkSpanMs = 3600 * 1000;
+constexpr int64_t kChunkBatchRows = 200000;
+
 }  // namespace
+
+std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
+                                             const geo::Projection* proj, int64_t* packed) {
+  more = false;
+  if (packed) *packed = 0;
+  int64_t lo = 0, top = 0;
+  {
+    auto st = db.prepare("SELECT (SELECT value FROM meta WHERE key='chunked_rowid'), (SELECT MAX(rowid) FROM fixes)");
+    if (st.step() != SQLITE_ROW) return "chunk: " + db.errmsg();
+    lo = st.is_null(0) ? 0 : std::stoll(st.text(0));
+    top = st.is_null(1) ? 0 : st.i64(1);
+  }
+  if (top <= lo) return std::nullopt;
+  const int64_t hi = std::min(top, lo + max_rows);
+  more = hi < top;
+  struct Row {
+    uint32_t unit;
+    TrackPoint p;
+  };
+  std::vector<Row> rows;
+  std::vector<geo::LonLat> ll;
+  {
+    auto st = db.prepare("SELECT unit,t,lat,lon,speed,heading,accuracy,channel,flags,device FROM fixes "
+                         "WHERE rowid > ? AND rowid <= ? AND unit IS NOT NULL");
+    st.bind(1, lo).bind(2, hi);
+    while (st.step() == SQLITE_ROW) {
+      Row r{static_cast<uint32_t>(st.i64(0)), TrackPoint{}};
+      r.p.t = st.i64(1);
+      r.p.lat_e7 = to_e7(st.f64(2));
+      r.p.lon_e7 = to_e7(st.f64(3));
+      r.p.speed_mps = static_cast<float>(st.f64_or_nan(4));
+      r.p.heading_deg = static_cast<float>(st.f64_or_nan(5));
+      r.p.accuracy_m = static_cast<float>(st.f64_or_nan(6));
+      r.p.channel = static_cast<uint8_t>(st.i64(7));
+      r.p.flags = static_cast<uint8_t>(st.i64(8));
+      r.p.device = static_cast<uint32_t>(st.i64(9));
+      rows.push_back(r);
+      if (proj) ll.push_back({st.f64(3), st.f64(2)});
+    }
+  }
+  if (proj) {
+    // From the full-precision stored lat/lon, as live accounting projects them.
+    std::vector<geo::XY> xy(ll.size());
+    proj->forward(ll, xy);
+    for (size_t i = 0; i < rows.size(); ++i) set_projected(rows[i].p, xy[i]);
+  }
+  // Rowid order in, (unit, t) out; stable keeps store order for equal times.
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.unit != b.unit ? a.unit < b.unit : a.p.t < b.p.t;
+  });
+  auto ins = db.prepare("INSERT INTO track_chunks(unit,t_first,t_last,batch,n,data) VALUES(?,?,?,?,?,?)");
+  if (!ins.ok()) return "chunk: " + ins.error();
+  std::vector<TrackPoint> pts;
+  std::string blob;
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i;
+    pts.clear();
+    // One chunk: one unit, at most kChunkSpanMs of fix time (queries bound t_first by it).
+    while (j < rows.size() && rows[j].unit == rows[i].unit && rows[j].p.t - rows[i].p.t <= kChunkSpanMs)
+      pts.push_back(rows[j++].p);
+    blob.clear();
+    encode_track_chunk(pts, blob);
+    ins.bind(1, static_cast<int64_t>(rows[i].unit)).bind(2, pts.front().t).bind(3, pts.back().t).bind(4, hi)
+        .bind(5, static_cast<int64_t>(pts.size()));
+    ins.bind_blob(6, blob);
+    int rc = ins.step();
+    ins.reset();
+    if (rc != SQLITE_DONE) return "chunk insert: " + db.errmsg();
+    i = j;
+  }
+  auto st = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('chunked_rowid', ?)");
+  st.bind(1, std::to_string(hi));
+  if (st.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
+  if (packed) *packed = static_cast<int64_t>(rows.size());
+  return std::nullopt;
+}
+
+std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {
+  auto del = db.prepare("DELETE FROM fixes WHERE rowid IN (SELECT rowid FROM fixes WHERE t < ? ORDER BY t LIMIT ?)");
+  if (!del.ok()) return del.error();
+  del.bind(1, cutoff_ms).bind(2, max_rows);
+  if (del.step() != SQLITE_DONE) return "retention: " + db.errmsg();
+  const int64_t deleted = db.changes();
+  if (deleted > 0) return deleted;
+  // Per unit through the primary key (unit, t_first): no scan of all chunks.
+  // A chunk spans at most an hour, so t_first < cutoff bounds the range.
+  auto units = db.prepare("SELECT DISTINCT unit FROM track_chunks");
+  auto chunks = db.prepare("DELETE FROM track_chunks WHERE unit = ? AND t_first < ? AND t_last < ?");
+  if (!units.ok() || !chunks.ok()) return "retention: " + db.errmsg();
+  while (units.step() == SQLITE_ROW) {
+    chunks.bind(1, units.i64(0)).bind(2, cutoff_ms).bind(3, cutoff_ms);
+    int rc = chunks.step();
+    chunks.reset();
+    if (rc != SQLITE_DONE) return "retention: " + db.errmsg();
+  }
+  return int64_t{0};
+}
+
+std::optional<std::string> Store::write_chunks(bool& more) {
+  if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
+  int64_t packed = 0;
+  auto e = pack_track_chunks(db_, kChunkBatchRows, more, live_ ? &live_->projection() : nullptr, &packed);
+  if (!e) e = db_.exec("COMMIT");
+  if (!e) metrics_.store_chunked_fixes.fetch_add(static_cast<uint64_t>(packed), std::memory_order_relaxed);
+  if (e) {
+    db_.exec("ROLLBACK");
+    more = false;
+  }
+  return e;
+}
 
 // The status is written on insert only: later status changes are dispatch
 // decisions (server/dispatch/service.cpp writes them with their events), so a
@@ -292,6 +409,9 @@ size_t Store::queued_pings() const {
 void Store::run() {
   using clock = std::chrono::steady_clock;
   auto next_checkpoint = clock::now() + std::chrono::seconds(opt_.snapshot_interval_s);
+  const bool chunk_timer = opt_.track_chunk_s > 0;
+  auto next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
+  bool chunk_backlog = true;  // fixes of a previous run may be unchunked
   std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>> group;
   for (;;) {
     bool stop_now = false;
@@ -332,6 +452,16 @@ void Store::run() {
     if (!group.empty()) {
       commit_group(group);
       group.clear();
+    }
+    // One bounded chunk transaction per loop: a backlog (after a restart) is
+    // packed in slices with ping groups committed between them.
+    if ((chunk_timer && (chunk_backlog || clock::now() >= next_chunk)) || stop_now) {
+      next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
+      bool more = false;
+      do {
+        if (auto e = write_chunks(more)) log::error("store", "track chunks failed", {{"error", *e}});
+      } while (stop_now && more);
+      chunk_backlog = more;
     }
     if (stop_now) break;
   }

@@ -48,6 +48,9 @@ struct StoreOptions {
   // WAL frames (pages) after which the checkpointer thread checkpoints: the
   // wal_autocheckpoint value the store used before (32 MiB at 4 KiB pages).
   int wal_checkpoint_frames = 8192;
+  // Seconds between packing newly stored fixes into per-unit track chunks
+  // (store.track_chunk_s; 0 = only at stop, for tests).
+  unsigned track_chunk_s = 60;
 };
 
 struct StoreResult {
@@ -102,6 +105,9 @@ class Store {
   std::optional<std::string> insert_pings(PingJob& job);
   std::optional<std::string> mark_stored(PingJob& job, size_t first, int64_t inserted);
   std::optional<std::string> write_checkpoint(bool all);
+  // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track
+  // chunks in one transaction; sets `more` when fixes remain.
+  std::optional<std::string> write_chunks(bool& more);
 
   StoreOptions opt_;
   Metrics& metrics_;
@@ -132,6 +138,21 @@ std::optional<std::string> upsert_device_row(sql::Db& db, uint32_t idx, std::str
 // Duty rota rows (table `rota`).
 std::optional<std::string> insert_rota_rows(sql::Db& db, const std::vector<RotaRow>& rows);
 std::vector<RotaRow> load_rota_rows(sql::Db& db);
+
+// Packs the fixes with rowid in (meta.chunked_rowid, up to max_rows later]
+// into track_chunks and advances meta.chunked_rowid; runs inside the caller's
+// transaction. Exposed for tests and the `chunks rebuild` path.
+// With `proj`, each point also gets its projected x/y (TrackPoint::x_mm);
+// `packed` (if given) receives the number of fixes packed.
+std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
+                                             const geo::Projection* proj = nullptr, int64_t* packed = nullptr);
+
+// Retention (store.retention_days): deletes at most `max_rows` fixes with
+// t < cutoff_ms (oldest first, through the (t, device) index) and, once no
+// such fix remains, the track chunks that end before cutoff_ms. Run inside a
+// WriteJob, one small batch per job so ping commits interleave. Returns the
+// number of fixes deleted (0: nothing older is left) or an error.
+std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows);
 
 // Schema creation shared with the `tokens add` command.
 std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync);

@@ -31,7 +31,10 @@ std::string square(const std::string& id, double lat, double lon, const std::str
 }
 
 struct Coverage : TestServer {
-  Coverage() : TestServer({{"ingest.registration", "auto"}, {"coverage.alert_check_s", "1"}}) {
+  // Track chunks packed every second: the store answer is read from chunks
+  // (with their stored x/y) once packed, from the unchunked tail before.
+  Coverage()
+      : TestServer({{"ingest.registration", "auto"}, {"coverage.alert_check_s", "1"}, {"store.track_chunk_s", "1"}}) {
     sergeant = token(Role::sergeant);
     gateway = token(Role::gateway);
     dispatcher = token(Role::dispatcher);
@@ -134,6 +137,14 @@ TEST(CoverageApi, ReportCountsPresenceVisitsAndGapsByHand) {
   auto ds = parse_json(stored.body);
   EXPECT_STREQ(ds["source"].GetString(), "store");
   EXPECT_TRUE(ds["areas"] == d["areas"]) << stored.body << "\nlive: " << s.get("/api/v1/reports/coverage?kind=hotspot&" + window_query()).body;
+  // Again once every fix is packed into track chunks: still exactly the same.
+  ASSERT_TRUE(eventually([&] {
+    DbView db(s.data_dir());
+    return db.scalar("SELECT (SELECT SUM(n) FROM track_chunks) = (SELECT COUNT(*) FROM fixes WHERE unit IS NOT NULL)"
+                     " AND (SELECT COUNT(*) FROM fixes) > 0") == 1;
+  })) << "the writer did not pack track chunks";
+  auto chunked = parse_json(s.get("/api/v1/reports/coverage?kind=hotspot&source=store&" + window_query()).body);
+  EXPECT_TRUE(chunked["areas"] == d["areas"]) << "from chunks differs from live";
 
   // One area, then CSV.
   auto one = parse_json(s.get("/api/v1/reports/coverage?area=H2&" + window_query()).body);

@@ -314,6 +314,15 @@ Timed time_reports(const Options& o, BlockingClient& c, const std::string& targe
   return t;
 }
 
+// A counter's value from GET /metrics (admin token); -1 when absent.
+double metric_value(const Options& o, BlockingClient& c, const std::string& name) {
+  auto r = c.request("GET", "/metrics", o.admin_token, "", host_header(o));
+  if (r.status != 200) die("GET /metrics answered " + std::to_string(r.status), 1);
+  const std::string key = "\n" + name + " ";
+  const auto at = r.body.find(key);
+  return at == std::string::npos ? -1 : std::strtod(r.body.c_str() + at + key.size(), nullptr);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -375,6 +384,7 @@ int main(int argc, char** argv) {
   if (o.pid && !tid) progress("no thread named \"coverage\" in pid %d: no per-fix accounting cost", o.pid);
   const double acc_cpu0 = thread_cpu(o.pid, tid);
   const double srv_cpu0 = o.pid ? pm::load::cpu_seconds_of(o.pid) : 0;
+  const double chunked0 = metric_value(o, admin, "patrolmap_store_chunked_fixes_total");
   const IngestResult ing = ingest(o, tracks, sent);
   // The accounting thread drains its queue after the commits: wait until its CPU time stops moving.
   double acc_cpu1 = thread_cpu(o.pid, tid);
@@ -389,6 +399,22 @@ int main(int argc, char** argv) {
   progress("%zu fixes in %.1f s (%.0f /s); coverage thread %.2f s CPU = %.0f ns per fix (%d areas)", ing.fixes,
            ing.seconds, static_cast<double>(ing.fixes) / ing.seconds, acc_cpu1 - acc_cpu0, ns_per_fix,
            o.areas + o.extra_areas);
+
+  // Reports of past windows read fixes packed into track chunks (the store
+  // writer packs every store.track_chunk_s): wait until all of these are.
+  if (chunked0 >= 0) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    for (;;) {
+      const double packed = metric_value(o, admin, "patrolmap_store_chunked_fixes_total") - chunked0;
+      if (packed >= static_cast<double>(ing.fixes)) break;
+      if (std::chrono::steady_clock::now() > give_up) {
+        progress("warning: only %.0f of %zu fixes packed into track chunks after 5 minutes", packed, ing.fixes);
+        break;
+      }
+      progress("waiting for the track chunks: %.0f of %zu fixes packed", packed, ing.fixes);
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+    }
+  }
 
   // 3. the report, live then store; the first of each is a warm-up not counted.
   const std::string base = "/api/v1/reports/coverage?kind=hotspot&from=" + std::to_string(from_ms) +

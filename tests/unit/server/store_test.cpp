@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "tests/support/store_put.hpp"
 #include "server/store/reader.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -28,22 +29,7 @@ struct Harness {
     store->start(live, [](sql::Db&) {});
   }
   // Resolves, submits and waits for the commit; returns stored flags.
-  std::vector<uint8_t> put(const std::vector<RawPing>& pings) {
-    auto job = std::make_unique<PingJob>();
-    std::vector<uint32_t> positions(pings.size()), fix_pos;
-    std::vector<Rejection> rej;
-    ResolveOptions opt;
-    opt.auto_register = true;
-    live.resolve(pings, positions, Channel::json, opt, job->fixes, fix_pos, rej, job->created);
-    std::promise<std::vector<uint8_t>> done;
-    job->done = [&](PingJob& j, const StoreResult& r) {
-      EXPECT_TRUE(r.ok) << r.error;
-      live.apply(j.fixes, j.stored, j.created);
-      done.set_value(j.stored);
-    };
-    EXPECT_TRUE(store->submit(job));
-    return done.get_future().get();
-  }
+  std::vector<uint8_t> put(const std::vector<RawPing>& pings) { return test::store_put(*store, live, pings); }
   Metrics metrics;
   LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
   std::unique_ptr<Store> store;

@@ -1,0 +1,318 @@
+// Track chunks: the blob codec, and tracks read through chunks + tail equal a
+// plain scan of `fixes` (random data, late fixes, duplicates, restarts).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <future>
+#include <random>
+
+#include "server/store/store.hpp"
+#include "server/store/track_chunk.hpp"
+#include "server/store/track_query.hpp"
+#include "tests/support/store_put.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace pm {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+bool same(const TrackPoint& a, const TrackPoint& b) {
+  auto feq = [](float x, float y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  return a.t == b.t && a.lat_e7 == b.lat_e7 && a.lon_e7 == b.lon_e7 && a.device == b.device &&
+         a.channel == b.channel && a.flags == b.flags && feq(a.speed_mps, b.speed_mps) &&
+         feq(a.heading_deg, b.heading_deg) && feq(a.accuracy_m, b.accuracy_m) && a.x_mm == b.x_mm &&
+         a.y_mm == b.y_mm;
+}
+
+TEST(TrackChunk, RoundTripsExtremesAndAbsentValues) {
+  std::vector<TrackPoint> pts = {
+      {.t = -5, .lat_e7 = -900000000, .lon_e7 = -1800000000, .device = 0, .speed_mps = kNaN, .heading_deg = kNaN,
+       .accuracy_m = kNaN, .channel = 0, .flags = 0},
+      {.t = -5, .lat_e7 = 900000000, .lon_e7 = 1800000000, .device = 4294967295u, .speed_mps = 0.f,
+       .heading_deg = 359.9f, .accuracy_m = kNaN, .channel = 6, .flags = 1, .x_mm = 1'000'000'000'000,
+       .y_mm = -1'000'000'000'000},
+      {.t = int64_t{253402300799999}, .lat_e7 = 526700001, .lon_e7 = -7300001, .device = 7, .speed_mps = kNaN,
+       .heading_deg = kNaN, .accuracy_m = 1e6f, .channel = 7, .flags = 15},
+      {.t = int64_t{253402300799999}, .lat_e7 = 0, .lon_e7 = 0, .device = 7, .speed_mps = kNaN,
+       .heading_deg = kNaN, .accuracy_m = kNaN, .channel = 7, .flags = 0, .x_mm = -1'000'000'000'000,
+       .y_mm = 123'456'789},
+  };
+  std::string blob;
+  encode_track_chunk(pts, blob);
+  std::vector<TrackPoint> back = {pts[0]};  // decode appends
+  ASSERT_TRUE(decode_track_chunk(blob, back));
+  ASSERT_EQ(back.size(), 5u);
+  for (size_t i = 0; i < pts.size(); ++i) EXPECT_TRUE(same(back[i + 1], pts[i])) << i;
+}
+
+TEST(TrackChunk, IsCompactAndLittleEndian) {
+  // 8,640 fixes at 5 s, moving ~40 m per fix, speed present: hand-counted
+  // bytes per point: dt 10000 (zigzag 20000, 3 varint bytes), dlat/dlon a few
+  // hundred (2 bytes each), device 1, channel 1, bits 1, speed 4 = 14.
+  std::vector<TrackPoint> pts;
+  for (int i = 0; i < 8640; ++i)
+    pts.push_back({.t = 1'700'000'000'000 + i * 5000LL, .lat_e7 = 526000000 + i * 300, .lon_e7 = -7000000 - i * 200,
+                   .device = 3, .speed_mps = 8.f, .heading_deg = kNaN, .accuracy_m = kNaN});
+  std::string blob;
+  encode_track_chunk(pts, blob);
+  EXPECT_LE(blob.size(), 8640u * 14 + 16);
+  // Version byte, then varint 8640 = 0xC0 0x43.
+  EXPECT_EQ(static_cast<uint8_t>(blob[0]), 2);
+  EXPECT_EQ(static_cast<uint8_t>(blob[1]), 0xC0);
+  EXPECT_EQ(static_cast<uint8_t>(blob[2]), 0x43);
+  // speed 8.0f = 0x41000000 stored little-endian: the last 4 bytes of a point.
+  std::string one;
+  encode_track_chunk({pts[0]}, one);
+  EXPECT_EQ(one.substr(one.size() - 4), std::string("\x00\x00\x00\x41", 4));
+  // With projected x/y (40 m east, 30 m north per fix in mm: zigzag 80,000 and
+  // 60,000, 3 varint bytes each): 6 bytes more per point.
+  for (int i = 0; i < 8640; ++i) {
+    pts[i].x_mm = 500'000'000 + i * 40'000LL;
+    pts[i].y_mm = 300'000'000 + i * 30'000LL;
+  }
+  std::string with_xy;
+  encode_track_chunk(pts, with_xy);
+  EXPECT_LE(with_xy.size(), 8640u * 20 + 16);
+}
+
+TEST(TrackChunk, RefusesMalformedBlobs) {
+  std::vector<TrackPoint> pts = {{.t = 1000, .lat_e7 = 1, .lon_e7 = 2, .speed_mps = 1.f, .heading_deg = kNaN,
+                                  .accuracy_m = kNaN},
+                                 {.t = 2000, .lat_e7 = 3, .lon_e7 = 4, .speed_mps = kNaN, .heading_deg = kNaN,
+                                  .accuracy_m = kNaN}};
+  std::string blob;
+  encode_track_chunk(pts, blob);
+  std::vector<TrackPoint> out;
+  for (size_t cut = 0; cut < blob.size(); ++cut)
+    EXPECT_FALSE(decode_track_chunk(std::string_view(blob).substr(0, cut), out)) << cut;
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(decode_track_chunk(blob + "x", out));                     // trailing bytes
+  EXPECT_FALSE(decode_track_chunk(std::string("\x01\x00", 2), out));    // unknown version
+  EXPECT_FALSE(decode_track_chunk(std::string("\x02\xff\xff\xff\xff\x0f", 6), out));  // count lie
+  // x/y beyond the encodable range: a hostile delta cannot overflow.
+  {
+    std::string big = std::string("\x02\x01", 2);
+    big += std::string("\x02\x02\x02\x00\x00\x08", 6);  // t, lat, lon, device, channel, bits: x/y present
+    for (int k = 0; k < 2; ++k) big += std::string("\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10);  // zigzag max
+    EXPECT_FALSE(decode_track_chunk(big, out));
+    EXPECT_TRUE(out.empty());
+  }
+  std::string backwards;  // time going back inside a chunk
+  encode_track_chunk({pts[1], pts[0]}, backwards);
+  EXPECT_FALSE(decode_track_chunk(backwards, out));
+  // Random garbage never crashes (ASan) and never yields points with a false.
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string g = blob;
+    g[rng() % g.size()] = static_cast<char>(rng());
+    std::vector<TrackPoint> o;
+    if (!decode_track_chunk(g, o)) {
+      EXPECT_TRUE(o.empty());
+    }
+  }
+  EXPECT_TRUE(decode_track_chunk(blob, out));
+  EXPECT_EQ(out.size(), 2u);
+}
+
+struct StoreRun {
+  StoreRun(const std::string& dir, LiveState& state) : live(state) {
+    StoreOptions o;
+    o.data_dir = dir;
+    o.track_chunk_s = 0;  // chunks only at stop: the test decides what is tail
+    store = Store::open(o, metrics);
+    store->load(live);
+    store->start(live, [](sql::Db&) {});
+  }
+  void put(const std::vector<RawPing>& pings) { test::store_put(*store, live, pings); }
+  Metrics metrics;
+  LiveState& live;
+  std::unique_ptr<Store> store;
+};
+
+// The reference: the plain SQL scan of `fixes` (first stored per time).
+std::vector<TrackPoint> scan(sql::Db& db, uint32_t unit, int64_t from, int64_t to,
+                             const geo::Projection* proj = nullptr) {
+  auto st = db.prepare("SELECT t,lat,lon,speed,heading,accuracy,channel,flags,device FROM fixes "
+                       "WHERE unit=? AND t BETWEEN ? AND ? ORDER BY t, rowid");
+  st.bind(1, static_cast<int64_t>(unit)).bind(2, from).bind(3, to);
+  std::vector<TrackPoint> out;
+  while (st.step() == SQLITE_ROW) {
+    if (!out.empty() && out.back().t == st.i64(0)) continue;
+    out.push_back({.t = st.i64(0), .lat_e7 = static_cast<int32_t>(std::llround(st.f64(1) * 1e7)),
+                   .lon_e7 = static_cast<int32_t>(std::llround(st.f64(2) * 1e7)),
+                   .device = static_cast<uint32_t>(st.i64(8)),
+                   .speed_mps = static_cast<float>(st.f64_or_nan(3)),
+                   .heading_deg = static_cast<float>(st.f64_or_nan(4)),
+                   .accuracy_m = static_cast<float>(st.f64_or_nan(5)), .channel = static_cast<uint8_t>(st.i64(6)),
+                   .flags = static_cast<uint8_t>(st.i64(7))});
+    if (proj) {  // PROJ one point at a time, rounded to the millimetre here
+      const geo::XY xy = proj->forward(geo::LonLat{st.f64(2), st.f64(1)});
+      out.back().x_mm = std::llround(xy.x * 1000.0);
+      out.back().y_mm = std::llround(xy.y * 1000.0);
+    }
+  }
+  return out;
+}
+
+void expect_tracks_equal_scan(const std::string& dir, int64_t t0, int64_t t1, std::mt19937& rng, const char* when) {
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
+  std::vector<TrackPoint> got;
+  std::uniform_int_distribution<int64_t> any(t0 - 600'000, t1 + 600'000);
+  size_t nonempty = 0;
+  const auto bng = *geo::Projection::create("EPSG:27700");
+  for (int q = 0; q < 60; ++q) {
+    uint32_t unit = static_cast<uint32_t>(q % 4);
+    int64_t a = any(rng), b = any(rng);
+    if (q % 10 == 0) a = t0 - 7'200'000, b = t1 + 7'200'000;  // everything
+    if (a > b) std::swap(a, b);
+    const geo::Projection* proj = q % 2 ? &bng : nullptr;  // half the queries with x/y
+    auto want = scan(db, unit, a, b, proj);
+    {
+      TrackQuery tq(db, proj);
+      ASSERT_TRUE(tq.ok()) << tq.error();
+      ASSERT_TRUE(tq.load(unit, a, b, got)) << tq.error();
+    }
+    ASSERT_EQ(got.size(), want.size()) << when << " unit " << unit << " [" << a << "," << b << "]";
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(same(got[i], want[i])) << when << " point " << i;
+    nonempty += !want.empty();
+  }
+  EXPECT_GT(nonempty, 30u) << when;  // the comparison was not vacuous
+  // Every unit at once (the coverage report's read) equals the scan per unit.
+  for (int q = 0; q < 5; ++q) {
+    int64_t a = any(rng), b = any(rng);
+    if (a > b) std::swap(a, b);
+    std::vector<uint32_t> seen;
+    TrackQuery tq(db, &bng);
+    ASSERT_TRUE(tq.load_all(a, b, [&](uint32_t unit, std::vector<TrackPoint>& pts) {
+      seen.push_back(unit);
+      auto want = scan(db, unit, a, b, &bng);
+      ASSERT_EQ(pts.size(), want.size()) << when << " all, unit " << unit;
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_TRUE(same(pts[i], want[i])) << when << " all, point " << i;
+    })) << tq.error();
+    std::vector<uint32_t> want_units;
+    for (uint32_t u = 0; u < 4; ++u)
+      if (!scan(db, u, a, b).empty()) want_units.push_back(u);
+    EXPECT_EQ(seen, want_units) << when;
+  }
+}
+
+TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
+  test::TempDir dir;
+  std::mt19937 rng(42);
+  const int64_t t0 = 1'763'800'000'000;  // fixes over 5 hours: chunks split at 1 h
+  const int64_t t1 = t0 + 5 * 3'600'000;
+  std::vector<std::string> ids = {"U0", "U1", "U2", "U3", "U0b"};
+  auto random_pings = [&](int n, bool late) {
+    std::vector<RawPing> v;
+    std::uniform_int_distribution<int64_t> tt(t0, t1);
+    for (int i = 0; i < n; ++i) {
+      RawPing p;
+      p.device = ids[rng() % ids.size()];
+      // Whole seconds: equal times across devices U0 and U0b (same unit) happen.
+      p.t = late ? tt(rng) / 1000 * 1000 : t0 + (i * (t1 - t0) / n) / 1000 * 1000;
+      p.lat = 52.5 + std::uniform_real_distribution<double>(0, 0.3)(rng);
+      p.lon = -0.9 + std::uniform_real_distribution<double>(0, 0.3)(rng);
+      if (rng() % 3) p.speed_mps = static_cast<float>(rng() % 4000) / 100.f;
+      if (rng() % 2) p.heading_deg = static_cast<float>(rng() % 360);
+      if (rng() % 4) p.accuracy_m = 5.5f;
+      p.emergency = rng() % 50 == 0;
+      v.push_back(p);
+    }
+    return v;
+  };
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir.path(), live);
+    run.put(random_pings(1, false));  // registers U0..U3 as units 0..3 (one device each)
+    for (const char* id : {"U0", "U1", "U2", "U3"}) {
+      RawPing p;
+      p.device = id;
+      p.t = t0 - 3'600'000;
+      p.lat = 52.6;
+      p.lon = -0.8;
+      run.put({p});
+    }
+    RawPing b;  // U0b: a second device of unit U0
+    b.device = "U0b";
+    b.t = t0 - 3'600'000;
+    b.lat = 52.6;
+    b.lon = -0.8;
+    run.put({b});
+    live.link_device(*live.find_device("U0b"), DeviceKind::avl, *live.find_unit("U0"));
+    for (int k = 0; k < 6; ++k) run.put(random_pings(800, false));
+    run.store->stop();  // packs everything into chunks
+  }
+  expect_tracks_equal_scan(dir.path(), t0, t1, rng, "after first run");
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir.path(), live);
+    live.link_device(*live.find_device("U0b"), DeviceKind::avl, *live.find_unit("U0"));
+    for (int k = 0; k < 4; ++k) run.put(random_pings(700, true));  // late, into chunked hours; some duplicates
+    // Not stopped: these fixes are the unchunked tail.
+    expect_tracks_equal_scan(dir.path(), t0, t1, rng, "with tail");
+    run.store->stop();
+  }
+  expect_tracks_equal_scan(dir.path(), t0, t1, rng, "after restart");
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  auto st = db.prepare("SELECT (SELECT COUNT(*) FROM track_chunks), (SELECT SUM(n) FROM track_chunks), "
+                       "(SELECT COUNT(*) FROM fixes WHERE unit IS NOT NULL), (SELECT MAX(t_last - t_first) FROM track_chunks)");
+  ASSERT_EQ(st.step(), SQLITE_ROW);
+  EXPECT_GT(st.i64(0), 4 * 5);                 // at least one chunk per unit-hour
+  EXPECT_EQ(st.i64(1), st.i64(2));             // every fix with a unit is in exactly one chunk
+  EXPECT_LE(st.i64(3), 3'600'000);             // no chunk spans more than an hour
+}
+
+TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
+  test::TempDir dir;
+  const int64_t day = 86'400'000, now = 1'763'800'000'000, cutoff = now - 365 * day;
+  std::vector<RawPing> old_pings, new_pings;
+  for (int i = 0; i < 120; ++i) {  // 120 fixes a minute apart, ending an hour before the cutoff
+    RawPing p;
+    p.device = "R1";
+    p.t = cutoff - 3'600'000 - (120 - i) * 60'000;
+    p.lat = 52.6;
+    p.lon = -0.8;
+    old_pings.push_back(p);
+    p.t = cutoff + 1 + i * 60'000;  // just inside retention: kept
+    new_pings.push_back(p);
+  }
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir.path(), live);
+    run.put(old_pings);
+    run.put(new_pings);
+    run.store->stop();
+  }
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  auto count = [&](std::string_view q) {
+    auto st = db.prepare(q);
+    EXPECT_EQ(st.step(), SQLITE_ROW);
+    return st.i64(0);
+  };
+  const int64_t chunks_before = count("SELECT COUNT(*) FROM track_chunks");
+  ASSERT_GE(chunks_before, 3);  // 2 h of old fixes + 2 h of new: at least one chunk each side
+  std::vector<int64_t> batches;
+  for (;;) {
+    auto r = delete_expired(db, cutoff, 50);
+    ASSERT_TRUE(std::holds_alternative<int64_t>(r)) << std::get<std::string>(r);
+    batches.push_back(std::get<int64_t>(r));
+    if (batches.back() == 0) break;
+  }
+  EXPECT_EQ(batches, (std::vector<int64_t>{50, 50, 20, 0}));  // 120 old fixes in batches of 50
+  EXPECT_EQ(count("SELECT COUNT(*) FROM fixes"), 120);
+  EXPECT_EQ(count("SELECT MIN(t) FROM fixes"), cutoff + 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM track_chunks WHERE t_last < " + std::to_string(cutoff)), 0);
+  EXPECT_EQ(count("SELECT SUM(n) FROM track_chunks"), 120);  // the recent chunks are whole
+  TrackQuery q(db);
+  std::vector<TrackPoint> got;
+  ASSERT_TRUE(q.load(0, cutoff - 2 * day, now, got));
+  ASSERT_EQ(got.size(), 120u);
+  EXPECT_EQ(got.front().t, cutoff + 1);
+}
+
+}  // namespace
+}  // namespace pm
