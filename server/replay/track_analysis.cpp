@@ -19,7 +19,7 @@ double local_distance_m(double lat1, double lon1, double lat2, double lon2) {
   if (dlon > 180) dlon -= 360;
   if (dlon < -180) dlon += 360;
   const double dx = dlon * deg * n * std::cos(phi);
-  return std::hypot(dx, dy);
+  return std::sqrt(dx * dx + dy * dy);  // not hypot: no overflow at these sizes, and 3x cheaper
 }
 
 TrackAnalysis analyse_track(std::span<const TrackPoint> pts, const StopRules& rules) {

@@ -9,6 +9,7 @@
 #include "geo/geodesic.hpp"
 #include "server/core/time_format.hpp"
 #include "server/replay/gpx.hpp"
+#include "server/replay/replay_query.hpp"
 #include "server/replay/track_analysis.hpp"
 #include "tests/support/data_dir.hpp"
 
@@ -154,6 +155,32 @@ TEST(Gpx, RealDriveHas958PointsAnd16Point7Km) {
   for (size_t i = 1; i < g.points.size(); ++i)
     km += geo::geodesic_distance_m({g.points[i - 1].lon, g.points[i - 1].lat}, {g.points[i].lon, g.points[i].lat});
   EXPECT_NEAR(km / 1000, 16.7, 0.1);
+}
+
+// Douglas-Peucker on a hand-made kink: fix 2 lies 0.0001 deg (~11.1 m) north of
+// the straight line from fix 0 to fix 4; fixes 1 and 3 lie on the lines 0-2
+// and 2-4 (halfway up and down). Fixes of a stop are always kept.
+TEST(SimplifyTrack, KeepsWhatLiesBeyondTheToleranceAndEveryStopFix) {
+  std::vector<TrackPoint> p;
+  for (int i = 0; i < 5; ++i) p.push_back(at(i * 10, 52.0 + (i <= 2 ? i : 4 - i) * 0.00005, -1.0 + i * 0.001));
+  const double off = geodesic(at(0, 52.0, -0.998), at(0, 52.0001, -0.998));  // fix 2's offset
+  ASSERT_NEAR(off, 11.13, 0.05);
+  TrackAnalysis none;
+  EXPECT_EQ(simplify_track(p, none, 0), (std::vector<size_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(simplify_track(p, none, 0.01), (std::vector<size_t>{0, 2, 4}));
+  EXPECT_EQ(simplify_track(p, none, off - 0.2), (std::vector<size_t>{0, 2, 4}));
+  EXPECT_EQ(simplify_track(p, none, off + 0.2), (std::vector<size_t>{0, 4}));
+  TrackAnalysis stop;
+  stop.stops.push_back(TrackStop{1, 1, 10'000, 10'000, 52.00005, -0.999});
+  EXPECT_EQ(simplify_track(p, stop, off + 0.2), (std::vector<size_t>{0, 1, 4}));
+}
+
+TEST(TrackFormat, NamesAndContentTypes) {
+  for (auto f : {TrackFormat::json, TrackFormat::geojson, TrackFormat::gpx, TrackFormat::csv})
+    EXPECT_EQ(parse_track_format(track_format_name(f)), f);
+  EXPECT_EQ(parse_track_format(""), TrackFormat::json);
+  EXPECT_FALSE(parse_track_format("kml").has_value());
+  EXPECT_EQ(track_content_type(TrackFormat::gpx), "application/gpx+xml");
 }
 
 }  // namespace
