@@ -119,6 +119,9 @@ class Api {
   std::optional<std::pair<int64_t, int64_t>> report_window(const Request& req, std::string& error) const;
   // Coverage running and a good window, or the error answered and nullopt.
   std::optional<std::pair<int64_t, int64_t>> coverage_window(const Request& req, const Respond& respond) const;
+  // Management reports (server/api/reports_api.cpp), SPEC section 7:
+  // `which` is response-times, mileage, deployments or demand.
+  void get_report(const Request& req, std::string_view which, Respond respond);
   // An error answer, counted in metrics by its code.
   Response failed(const Error& e, unsigned version, bool keep_alive) const;
   Response bad_request(const Request& req, std::string message) const {
