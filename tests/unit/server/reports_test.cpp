@@ -1,14 +1,21 @@
 // The management reports' pure cores (server/reports/reports.hpp) against
 // hand-worked numbers: percentiles, response times and breaches, deployments
 // per shift, mileage of a track with a stop (legs by Karney's geodesic), and
-// hours of week in GMT and BST.
+// hours of week in GMT and BST; units on duty read from a real store (track
+// chunks and the unchunked tail) against a plain scan of its fixes.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <set>
 
 #include "geo/geodesic.hpp"
 #include "server/core/time_format.hpp"
+#include "server/reports/report_store.hpp"
 #include "server/reports/reports.hpp"
+#include "server/store/store.hpp"
+#include "tests/support/store_put.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace pm::reports {
 namespace {
@@ -288,6 +295,86 @@ TEST(Demand, AddHoursClipsToTheWindow) {
   out.clear();
   add_hours(out, 7, 5 * h, 5 * h, 0, 10 * h);
   EXPECT_TRUE(out.empty());
+}
+
+// Units on duty by hour, as demand_report reads them from track chunks and the
+// unchunked tail, equal a plain scan of `fixes` (every stored fix with a unit),
+// on random windows.
+void expect_unit_hours_equal_scan(const std::string& dir, EpochMs t0, EpochMs t1, std::mt19937& rng, const char* when) {
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
+  auto tz = PosixTz::parse("UTC0");
+  std::uniform_int_distribution<int64_t> any(t0 - 2 * kHourMs, t1 + 2 * kHourMs);
+  int64_t nonzero = 0;
+  for (int q = 0; q < 25; ++q) {
+    EpochMs a = any(rng), b = any(rng);
+    if (q == 0) a = t0 - kHourMs, b = t1 + kHourMs;
+    if (a > b) std::swap(a, b);
+    if (a == b) continue;
+    std::vector<UnitHour> want;
+    auto st = db.prepare("SELECT DISTINCT unit, t / 3600000 FROM fixes WHERE unit IS NOT NULL AND t >= ? AND t < ?");
+    st.bind(1, hour_of(a) * kHourMs).bind(2, (hour_of(b - 1) + 1) * kHourMs);
+    while (st.step() == SQLITE_ROW) want.push_back({st.i64(1), static_cast<uint32_t>(st.i64(0))});
+    ReportQuery rq;
+    rq.from = a;
+    rq.to = b;
+    rq.tz = &*tz;
+    auto got = demand_report(db, rq);
+    ASSERT_TRUE(std::holds_alternative<Demand>(got)) << std::get<std::string>(got);
+    const Demand expected = demand({}, want, *tz, a, b);
+    for (size_t i = 0; i < 168; ++i) {
+      ASSERT_EQ(std::get<Demand>(got).week[i].unit_hours, expected.week[i].unit_hours) << when << " cell " << i;
+      ASSERT_EQ(std::get<Demand>(got).week[i].slots, expected.week[i].slots) << when << " cell " << i;
+      nonzero += expected.week[i].unit_hours;
+    }
+  }
+  EXPECT_GT(nonzero, 50) << when;  // the comparison was not vacuous
+}
+
+TEST(ReportStore, UnitsOnDutyFromChunksAndTailEqualAScanOfFixes) {
+  test::TempDir dir;
+  std::mt19937 rng(11);
+  std::printf("seed 11\n");
+  const EpochMs t0 = iso("2026-11-20T06:00:00Z"), t1 = t0 + 10 * kHourMs;
+  // Sparse fixes (a few per hour per unit), so some unit-hours are empty and a
+  // chunk's first and last fix often fall in different clock hours.
+  auto pings = [&](int n, bool late) {
+    std::vector<RawPing> v;
+    std::uniform_int_distribution<int64_t> tt(t0, t1);
+    for (int i = 0; i < n; ++i) {
+      RawPing p;
+      p.device = "U" + std::to_string(rng() % 5);
+      p.t = late ? tt(rng) : t0 + static_cast<int64_t>(i) * (t1 - t0) / n + static_cast<int64_t>(rng() % 1000);
+      p.lat = 52.6 + static_cast<double>(rng() % 1000) * 1e-5;
+      p.lon = -0.8;
+      v.push_back(p);
+    }
+    return v;
+  };
+  StoreOptions o;
+  o.data_dir = dir.path();
+  o.track_chunk_s = 0;  // chunks only at stop: the test decides what is tail
+  {
+    Metrics metrics;
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    auto store = Store::open(o, metrics);
+    store->load(live);
+    store->start(live, [](sql::Db&) {});
+    test::store_put(*store, live, pings(60, false));
+    store->stop();  // packs everything into chunks
+  }
+  expect_unit_hours_equal_scan(dir.path(), t0, t1, rng, "chunks");
+  {
+    Metrics metrics;
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    auto store = Store::open(o, metrics);
+    store->load(live);
+    store->start(live, [](sql::Db&) {});
+    test::store_put(*store, live, pings(40, true));  // late fixes: the unchunked tail
+    expect_unit_hours_equal_scan(dir.path(), t0, t1, rng, "chunks and tail");
+    store->stop();
+  }
+  expect_unit_hours_equal_scan(dir.path(), t0, t1, rng, "after restart");
 }
 
 }  // namespace
