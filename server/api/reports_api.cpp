@@ -307,19 +307,23 @@ void Api::get_report(const Request& req, std::string_view which, Respond respond
   const std::string format = url_decode(query_param(target, "format"));
   if (!format.empty() && format != "json" && format != "csv") return respond(bad_request(req, "format: json or csv"));
   const bool csv = format == "csv";
-  // rows= picks the CSV table where a report has two (docs/api.md).
+  // rows= picks the CSV table where a report has two (docs/api.md): the first by default.
+  struct Tables {
+    std::string_view report, first, second;
+  };
+  static constexpr Tables kTables[] = {{"response-times", "grades", "breaches"},
+                                       {"mileage", "units", ""},
+                                       {"deployments", "shifts", "deployments"},
+                                       {"demand", "profiles", "week"}};
+  const Tables* tables = nullptr;
+  for (const auto& t : kTables)
+    if (t.report == which) tables = &t;
+  if (!tables) return respond(failed(Error{Errc::not_found, "no such report"}, v, ka));
   const std::string rows = url_decode(query_param(target, "rows"));
-  std::string_view second;  // the other table's name, default first
-  if (which == "response-times") second = "breaches";
-  if (which == "deployments") second = "deployments";
-  if (which == "demand") second = "week";
-  const std::string_view first = which == "response-times" ? "grades"
-                                 : which == "deployments"  ? "shifts"
-                                 : which == "demand"       ? "profiles"
-                                                           : "units";
-  if (!rows.empty() && rows != first && rows != second)
-    return respond(bad_request(req, "rows: " + std::string(first) + (second.empty() ? "" : " or " + std::string(second))));
-  const bool alt = !rows.empty() && rows == second;
+  if (!rows.empty() && rows != tables->first && (tables->second.empty() || rows != tables->second))
+    return respond(bad_request(req, "rows: " + std::string(tables->first) +
+                                        (tables->second.empty() ? "" : " or " + std::string(tables->second))));
+  const bool alt = !rows.empty() && rows == tables->second;
 
   auto q = std::make_shared<reports::ReportQuery>();
   q->from = window->first;
