@@ -215,7 +215,8 @@ void Api::handle(Request&& req, Respond respond) {
   enum class Ep {
     none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
     incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack,
-    basemap, basemap_layer, areas, shifts, coverage, coverage_visits, tracks, positions, track_import, audit
+    basemap, basemap_layer, areas, shifts, coverage, coverage_visits, tracks, positions, track_import, audit,
+    report
   } ep = Ep::none;
   constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
   // The route table: exact paths, or prefix + {id} + suffix (first match wins).
@@ -259,6 +260,10 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/tracks/import", "", true, Ep::track_import, {{post, admin}}},
       {"/api/v1/positions", "", true, Ep::positions, {{get, reports}}},
       {"/api/v1/audit", "", true, Ep::audit, {{get, admin}}},
+      {"/api/v1/reports/response-times", "", true, Ep::report, {{get, reports}}},
+      {"/api/v1/reports/mileage", "", true, Ep::report, {{get, reports}}},
+      {"/api/v1/reports/deployments", "", true, Ep::report, {{get, reports}}},
+      {"/api/v1/reports/demand", "", true, Ep::report, {{get, reports}}},
   };
   std::initializer_list<Route> routes;
   for (const auto& e : kTable) {
@@ -356,6 +361,7 @@ void Api::handle(Request&& req, Respond respond) {
     case Ep::positions: return get_positions(req, *who, std::move(respond));
     case Ep::track_import: return post_track_import(std::move(req), *who, std::move(respond));
     case Ep::audit: return get_audit(req, std::move(respond));
+    case Ep::report: return get_report(req, path.substr(std::string_view("/api/v1/reports/").size()), std::move(respond));
     case Ep::none: break;
   }
   fail(Errc::internal);

@@ -129,6 +129,9 @@ class Api {
   void run_query(StoreReader::Job job, unsigned version, bool keep_alive, const Respond& respond);
   // Commits `row` to the audit log, then runs `job` on a reader worker.
   void audited_query(AuditRow row, StoreReader::Job job, unsigned version, bool keep_alive, Respond respond);
+  // Management reports (server/api/reports_api.cpp), SPEC section 7:
+  // `which` is response-times, mileage, deployments or demand.
+  void get_report(const Request& req, std::string_view which, Respond respond);
   // An error answer, counted in metrics by its code.
   Response failed(const Error& e, unsigned version, bool keep_alive) const;
   Response bad_request(const Request& req, std::string message) const {

@@ -5,6 +5,7 @@
 
 #include "server/api/api.hpp"
 #include "server/api/api_util.hpp"
+#include "server/api/report_util.hpp"
 #include "server/core/time_format.hpp"
 #include "server/coverage/service.hpp"
 
@@ -15,20 +16,14 @@ using api_util::query_params;
 using api_util::url_decode;
 using api_util::write_sv;
 using Writer = api_util::Writer;
+using report_util::csv_field;
+using report_util::num;
+using report_util::write_time;
 
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
-constexpr int64_t kMaxReportWindowMs = 31 * kDayMs;
-
 // Seconds rounded to the millisecond (interval ends fall between fixes).
 double secs(double s) { return std::round(s * 1000.0) / 1000.0; }
-
-void write_time(Writer& w, int64_t ms) {
-  char buf[24];
-  format_iso8601(ms, buf);
-  w.String(buf, 24);
-}
 
 void write_shift(Writer& w, const Shift& s) {
   w.StartObject();
@@ -36,29 +31,6 @@ void write_shift(Writer& w, const Shift& s) {
   w.Key("end"); write_time(w, s.end_ms);
   w.Key("label"); write_sv(w, s.label);
   w.EndObject();
-}
-
-// CSV field: quoted when it holds a comma, quote or line break.
-void csv_field(std::string& out, std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(v);
-    return;
-  }
-  out.push_back('"');
-  for (char c : v) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-}
-
-std::string num(double v) {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%.3f", v);
-  std::string s(buf, static_cast<size_t>(n));
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
 }
 
 std::string coverage_json(const CoverageAnswer& a, const CoverageQuery& q, const geo::CoverageParams& p) {
@@ -185,14 +157,7 @@ std::optional<std::pair<int64_t, int64_t>> Api::report_window(const Request& req
     }
     to = *t;
   }
-  if (to <= from) {
-    error = "to must be after from";
-    return std::nullopt;
-  }
-  if (to - from > kMaxReportWindowMs) {
-    error = "the window is at most 31 days";
-    return std::nullopt;
-  }
+  if (!report_util::window_ok(from, to, error)) return std::nullopt;
   const std::string source = url_decode(query_param(req.target(), "source"));
   if (!source.empty() && source != "auto" && source != "store") {
     error = "source: auto or store";
@@ -206,16 +171,10 @@ Response Api::get_shifts(const Request& req) const {
   const bool ka = req.keep_alive();
   if (!d_.coverage) return failed(Error{Errc::not_found, "coverage is not running"}, v, ka);
   const int64_t now = d_.clock.now_ms();
-  int64_t from = now - 7 * kDayMs, to = now;
-  for (auto [name, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
-    const std::string s = url_decode(query_param(req.target(), name));
-    if (s.empty()) continue;
-    auto t = api_util::parse_time_param(s);
-    if (!t) return bad_request(req, std::string(name) + ": ISO 8601 UTC time or epoch milliseconds");
-    *out = *t;
-  }
-  if (to <= from) return bad_request(req, "to must be after from");
-  if (to - from > kMaxReportWindowMs) return bad_request(req, "the window is at most 31 days");
+  std::string err;
+  auto window = report_util::week_window(req.target(), now, err);
+  if (!window) return bad_request(req, err);
+  auto [from, to] = *window;
   const auto& cal = d_.coverage->shifts();
   rapidjson::StringBuffer sb;
   Writer w(sb);
