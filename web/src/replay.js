@@ -620,6 +620,7 @@ window.__replay = Object.freeze({
       return f ? f.getGeometry().getCoordinates().reduce((n, l) => n + l.length, 0) : 0;
     });
   },
+  center() { return toLonLat(view.getCenter()); },
   ...mapHooks(map),  // pixelFor(lon, lat), layerNames()
 });
 
