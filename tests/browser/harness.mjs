@@ -159,3 +159,15 @@ export async function waitInPage(page, f, arg, ms = 10000, what = 'condition') {
     throw new Error(`timed out after ${ms} ms waiting for ${what}: ${e.message.split('\n')[0]}`);
   }
 }
+
+// The first non-transparent pixel the map's canvases hold at a map pixel.
+export const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
+  const map = document.getElementById('map').getBoundingClientRect();
+  for (const c of document.querySelectorAll('#map canvas')) {
+    const r = c.getBoundingClientRect();
+    const k = c.width / r.width;
+    const d = c.getContext('2d').getImageData(Math.round((x + map.left - r.left) * k), Math.round((y + map.top - r.top) * k), 1, 1).data;
+    if (d[3] > 0) return [...d];
+  }
+  return null;
+}, xy);

@@ -8,7 +8,7 @@
 // back from the daemon. Speed: the page's clock is sampled while playing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withPage, shot, waitInPage, ping, call } from './harness.mjs';
+import { withPage, shot, waitInPage, ping, call, pixelColour } from './harness.mjs';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -57,18 +57,6 @@ async function slide(page, ms) {
 }
 const positions = (page) => page.evaluate(() => window.__replay.positions());
 const near = (a, b, tol, what) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
-
-// The first non-transparent pixel the map's canvases hold at a map pixel.
-const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
-  const map = document.getElementById('map').getBoundingClientRect();
-  for (const c of document.querySelectorAll('#map canvas')) {
-    const r = c.getBoundingClientRect();
-    const k = c.width / r.width;
-    const d = c.getContext('2d').getImageData(Math.round((x + map.left - r.left) * k), Math.round((y + map.top - r.top) * k), 1, 1).data;
-    if (d[3] > 0) return [...d];
-  }
-  return null;
-}, xy);
 
 // The page's clock rate while playing: simulated ms per wall ms over `ms`.
 const rate = (page, ms) => page.evaluate(async (wait) => {

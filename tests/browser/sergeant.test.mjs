@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { withPage, shot, waitInPage, ping, call } from './harness.mjs';
+import { withPage, shot, waitInPage, ping, call, pixelColour } from './harness.mjs';
 
 // Squares (lon/lat half sizes ~55 m x 55 m) in Oakham, Rutland.
 const square = (lon, lat, dx, dy) => ({
@@ -41,18 +41,6 @@ function minutesIntoShift(now) {
   if (m >= 7 * 60) return m - 7 * 60;
   return m + 120;
 }
-
-// The first non-transparent pixel the map's canvases hold at a map pixel.
-const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
-  const map = document.getElementById('map').getBoundingClientRect();
-  for (const c of document.querySelectorAll('#map canvas')) {
-    const r = c.getBoundingClientRect();
-    const k = c.width / r.width;
-    const d = c.getContext('2d').getImageData(Math.round((x + map.left - r.left) * k), Math.round((y + map.top - r.top) * k), 1, 1).data;
-    if (d[3] > 0) return [...d];
-  }
-  return null;
-}, xy);
 
 // Minutes as the table shows them: one decimal, whole minutes from 100 on.
 const near = (text, minutes) => Math.abs(Number(text) - minutes) <= (minutes >= 99.95 ? 0.5 : 0.05) + 1e-9;
