@@ -286,9 +286,8 @@ function setPlaying(on) {
   if (on && currentTime() >= state.to) rebase(state.from);  // from the start again
   rebase(currentTime());
   clock.playing = on && state.load === 'ready';
-  playBtn.innerHTML = clock.playing ? '&#10074;&#10074;' : '&#9654;';
-  playBtn.setAttribute('aria-label', clock.playing ? 'Pause' : 'Play');
-  render(true);
+  playBtn.textContent = clock.playing ? 'Pause' : '\u25B6 Play';
+  if (state.to > state.from) render(true);
 }
 function seek(t) {
   rebase(t);
