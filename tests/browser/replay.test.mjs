@@ -134,12 +134,12 @@ test('the replay page: window, slider positions, gaps, trails, stop, incident, c
     near(ra.lon, raLon(125), 1e-6, 'server RA lon');
     near(ra.lat, RA.lat, 1e-6, 'server RA lat');
 
-    // Trails: at B+1003 s RA's last 5 minutes reach back into its gap: the two
-    // newest of six 50 s pieces (953-1003, 903-953) are drawn, the rest empty.
+    // Trails: at B+1003 s RA's last 5 minutes reach back into its gap. Six 50 s
+    // pieces, newest first: 953-1003 s (fixes 960-1000 and both ends: 7 points),
+    // 903-953 s (7), 853-903 s (the fix at 900 and the end at 903: 2), then
+    // nothing (not tracked 600-900 s).
     const pieces = await page.evaluate(() => window.__replay.trailPoints('RA'));
-    assert.equal(pieces.length, 6);
-    assert.ok(pieces[0] >= 2 && pieces[1] >= 2, `newest trail pieces drawn: ${pieces}`);
-    assert.deepEqual(pieces.slice(2), [0, 0, 0, 0], `no trail across the gap: ${pieces}`);
+    assert.deepEqual(pieces, [7, 7, 2, 0, 0, 0], 'no trail across the gap');
     await slide(page, at(450));
     assert.ok((await page.evaluate(() => window.__replay.trailPoints('RA'))).every((n) => n >= 2), 'a full trail while tracked');
 
@@ -176,10 +176,14 @@ test('the replay page: window, slider positions, gaps, trails, stop, incident, c
       await slide(page, at(s));
       return (await page.evaluate(() => window.__replay.coverage())).find((a) => a.id === H.id);
     };
+    // The shades are the sergeant's page's blue scale: none, then under 15 minutes.
+    const fill = (id) => page.evaluate((x) => window.__replay.areaFill(x), id);
     assert.deepEqual(await coverage(200), { id: H.id, name: H.name, seconds: 0, visits: 0 });
+    assert.equal(await fill(H.id), 'rgba(222,235,247,0.6)');
     let c = await coverage(450);
     assert.equal(c.visits, 1);
     near(c.seconds, 450 - ENTER, 0.5, 'presence at B+450 s');
+    assert.equal(await fill(H.id), 'rgba(158,202,225,0.65)');
     c = await coverage(1500);
     near(c.seconds, LEAVE - ENTER, 0.5, 'presence after the visit');
     assert.equal(await page.$eval(`#coverage-table tr[data-id="${H.id}"] td:nth-child(3)`, (td) => td.textContent),
@@ -231,6 +235,8 @@ test('the replay page: window, slider positions, gaps, trails, stop, incident, c
     near(centre[0], RB.lon, 1e-6, 'centre lon');
     near(centre[1], rbLat(250), 1e-6, 'centre lat');
     assert.equal(await page.$eval('#unit-list li.following', (li) => li.dataset.unit), 'RB');
+    await slide(page, at(450));  // RB at its stop, in the hot spot
+    await page.waitForTimeout(300);
     await shot(page, 'replay');
 
     // Units typed: only RA.

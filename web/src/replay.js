@@ -96,7 +96,7 @@ function trailStyle(colour, k) {
   if (!s) {
     // Newest piece (k = 0) nearly opaque, the oldest faint.
     const alpha = Math.round(((TRAIL_PIECES - k) / TRAIL_PIECES) * 0.85 * 255).toString(16).padStart(2, '0');
-    s = new Style({ stroke: new Stroke({ color: colour + alpha, width: 3.5, lineCap: 'round', lineJoin: 'round' }) });
+    s = new Style({ stroke: new Stroke({ color: colour + alpha, width: 3.5, lineCap: 'butt', lineJoin: 'round' }) });
     trailStyles.set(key, s);
   }
   return s;
@@ -424,6 +424,16 @@ async function load() {
     else toastError(e, 'Replay');
     return;
   }
+  // The areas as they are now (loaded or replaced since the page opened).
+  if (state.areas.length) {
+    const old = areasLayer;
+    const layer = await addAreas(map, { style: areaStyle });
+    if (layer) {
+      if (old) map.removeLayer(old);
+      areasLayer = layer;
+    }
+  }
+  if (mine !== loadSeq) return;
   state.error = null;
   state.loads++;
   if (state.following && !state.tracks.some((t) => t.id === state.following)) state.following = null;
@@ -560,7 +570,6 @@ async function begin() {
   if (!begun) {
     begun = true;
     fitBasemap(map, await addBasemap(map, { tiles: params.get('tiles') }), params);
-    areasLayer = await addAreas(map, { style: areaStyle });
   }
   if (params.has('from') && params.has('to')) load();
 }
@@ -620,6 +629,13 @@ window.__replay = Object.freeze({
     });
   },
   center() { return toLonLat(view.getCenter()); },
+  // An area's fill as drawn now (null: not on the map).
+  areaFill(id) {
+    const f = areasLayer && areasLayer.getSource().getFeatures().find((x) => x.get('id') === id);
+    let s = f ? areaStyle(f, view.getResolution()) : null;
+    if (Array.isArray(s)) s = s[0];
+    return s ? s.getFill().getColor() : null;
+  },
   ...mapHooks(map),  // pixelFor(lon, lat), layerNames()
 });
 
