@@ -171,3 +171,15 @@ export const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
   }
   return null;
 }, xy);
+
+// Minutes since the current shift began (07:00, 14:00, 22:00 UK time), worked
+// out here from the clock, independently of the daemon's shift code.
+export function minutesIntoShift(now) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .formatToParts(now).map((p) => [p.type, p.value]));
+  const m = Number(parts.hour) * 60 + Number(parts.minute);
+  if (m >= 22 * 60) return m - 22 * 60;
+  if (m >= 14 * 60) return m - 14 * 60;
+  if (m >= 7 * 60) return m - 7 * 60;
+  return m + 120;
+}

@@ -8,7 +8,7 @@
 // back from the daemon. Speed: the page's clock is sampled while playing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withPage, shot, waitInPage, ping, call, pixelColour } from './harness.mjs';
+import { withPage, shot, waitInPage, ping, call, pixelColour, minutesIntoShift } from './harness.mjs';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -246,6 +246,17 @@ test('the replay page: window, slider positions, gaps, trails, stop, incident, c
     await waitInPage(page, (n) => window.__replay.state.loads > n && window.__replay.state.load === 'ready', loads, 20000, 'RA alone');
     assert.deepEqual((await page.evaluate(() => window.__replay.units())).map((u) => u.id), ['RA']);
     assert.equal(await page.evaluate(() => window.__replay.state.following), null, 'RB is not loaded: nobody followed');
+
+    // A shift instead: the running one (07:00, 14:00 or 22:00 UK time, worked
+    // out here) up to now.
+    const shiftStart = () => Math.floor(Date.now() / MIN) * MIN - minutesIntoShift(new Date()) * MIN;
+    const before = shiftStart();
+    const loads2 = await page.evaluate(() => window.__replay.state.loads);
+    await page.selectOption('#shift', 'current');
+    await waitInPage(page, (n) => window.__replay.state.loads > n && window.__replay.state.load === 'ready', loads2, 20000, 'the current shift');
+    const shift = await page.evaluate(() => window.__replay.state);
+    assert.ok([before, shiftStart()].includes(Date.parse(shift.from)), `shift from ${shift.from}`);
+    assert.ok(Math.abs(Date.parse(shift.to) - Date.now()) < 30 * S, `shift up to now: ${shift.to}`);
     assert.deepEqual(page.errors, []);
   });
 });

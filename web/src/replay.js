@@ -171,7 +171,7 @@ function areaStyle(f, resolution) {
     s = new Style({ fill: new Fill({ color: fill }), stroke: outline });
     areaStyles.set(fill, s);
   }
-  if (resolution > 30) return s;
+  if (resolution > 8) return s;  // names only close in (they would hide the units)
   return [s, new Style({
     text: new Text({
       text: `${a.name || a.id}\n${minutesText(a.seconds / 60)} min`, font: '600 11px system-ui, sans-serif', overflow: true,
