@@ -215,7 +215,7 @@ void Api::handle(Request&& req, Respond respond) {
   enum class Ep {
     none, pings, osmand, rota, units, unit, unit_status, unit_emergency, devices, device, metrics,
     incidents, incident, recommendations, assign, incident_events, close, locations, alerts, alert_ack,
-    basemap, basemap_layer, areas, shifts, coverage, coverage_visits
+    basemap, basemap_layer, areas, shifts, coverage, coverage_visits, tracks, positions, track_import, audit
   } ep = Ep::none;
   constexpr RoleSet dispatcher = role_bit(Role::dispatcher);
   // The route table: exact paths, or prefix + {id} + suffix (first match wins).
@@ -255,6 +255,10 @@ void Api::handle(Request&& req, Respond respond) {
       {"/api/v1/shifts", "", true, Ep::shifts, {{get, kStaff}}},
       {"/api/v1/reports/coverage", "", true, Ep::coverage, {{get, reports}}},
       {"/api/v1/reports/coverage/visits", "", true, Ep::coverage_visits, {{get, reports}}},
+      {"/api/v1/tracks", "", true, Ep::tracks, {{get, reports}}},
+      {"/api/v1/tracks/import", "", true, Ep::track_import, {{post, admin}}},
+      {"/api/v1/positions", "", true, Ep::positions, {{get, reports}}},
+      {"/api/v1/audit", "", true, Ep::audit, {{get, admin}}},
   };
   std::initializer_list<Route> routes;
   for (const auto& e : kTable) {
@@ -348,6 +352,10 @@ void Api::handle(Request&& req, Respond respond) {
     case Ep::shifts: return respond(get_shifts(req));
     case Ep::coverage: return get_coverage(req, std::move(respond));
     case Ep::coverage_visits: return get_coverage_visits(req, std::move(respond));
+    case Ep::tracks: return get_tracks(req, *who, std::move(respond));
+    case Ep::positions: return get_positions(req, *who, std::move(respond));
+    case Ep::track_import: return post_track_import(std::move(req), *who, std::move(respond));
+    case Ep::audit: return get_audit(req, std::move(respond));
     case Ep::none: break;
   }
   fail(Errc::internal);

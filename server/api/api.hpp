@@ -24,6 +24,7 @@
 #include "server/pipeline/pipeline.hpp"
 #include "server/pipeline/rota_service.hpp"
 #include "server/state/live_state.hpp"
+#include "server/store/audit.hpp"
 #include "server/store/reader.hpp"
 #include "server/store/store.hpp"
 
@@ -119,6 +120,15 @@ class Api {
   std::optional<std::pair<int64_t, int64_t>> report_window(const Request& req, std::string& error) const;
   // Coverage running and a good window, or the error answered and nullopt.
   std::optional<std::pair<int64_t, int64_t>> coverage_window(const Request& req, const Respond& respond) const;
+  // Replay, exports, import and audit (server/api/replay_api.cpp), SPEC sections 7 and 9.
+  void get_tracks(const Request& req, const Principal& who, Respond respond);
+  void get_positions(const Request& req, const Principal& who, Respond respond);
+  void post_track_import(Request&& req, const Principal& who, Respond respond);
+  void get_audit(const Request& req, Respond respond);
+  // Runs `job` on a reader worker, or answers 503 overloaded when the queue is full.
+  void run_query(StoreReader::Job job, unsigned version, bool keep_alive, const Respond& respond);
+  // Commits `row` to the audit log, then runs `job` on a reader worker.
+  void audited_query(AuditRow row, StoreReader::Job job, unsigned version, bool keep_alive, Respond respond);
   // An error answer, counted in metrics by its code.
   Response failed(const Error& e, unsigned version, bool keep_alive) const;
   Response bad_request(const Request& req, std::string message) const {

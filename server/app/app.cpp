@@ -130,6 +130,10 @@ struct App::Impl {
     so.max_txn_pings = cfg.store_max_txn_pings;
     so.snapshot_interval_s = cfg.store_snapshot_interval_s;
     so.track_chunk_s = cfg.store_track_chunk_s;
+    so.retention_days = cfg.store_retention_days;
+    so.retention_check_s = cfg.store_retention_check_s;
+    so.retention_batch_rows = cfg.store_retention_batch_rows;
+    so.clock = clock;
     store = Store::open(so, metrics);
     store->load(live);
     reader = std::make_unique<StoreReader>(cfg.data_dir, cfg.report_threads, cfg.report_queue_max, metrics);

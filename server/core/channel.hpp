@@ -8,7 +8,8 @@
 namespace pm {
 
 // json_udp: JSON ping datagrams on the NMEA UDP port (docs/api.md, device channels).
-enum class Channel : uint8_t { json, osmand, nmea_tcp, nmea_udp, pei_tcp, lip_udp, json_udp, kCount };
+// gpx: tracks imported with POST /api/v1/tracks/import.
+enum class Channel : uint8_t { json, osmand, nmea_tcp, nmea_udp, pei_tcp, lip_udp, json_udp, gpx, kCount };
 constexpr size_t kChannelCount = static_cast<size_t>(Channel::kCount);
 
 constexpr std::string_view channel_name(Channel c) {
@@ -20,6 +21,7 @@ constexpr std::string_view channel_name(Channel c) {
     case Channel::pei_tcp: return "pei_tcp";
     case Channel::lip_udp: return "lip_udp";
     case Channel::json_udp: return "json_udp";
+    case Channel::gpx: return "gpx";
     case Channel::kCount: break;
   }
   return "unknown";

@@ -51,7 +51,13 @@ constexpr std::array kKeys = {
     ConfigKey{"store.synchronous", "normal", "normal: acknowledged pings survive a crash or kill -9 of the daemon; "
                                              "full: they also survive power loss (fsync per commit)"},
     ConfigKey{"store.snapshot_interval_s", "5", "how often live state is checkpointed to speed up restart"},
-    ConfigKey{"store.track_chunk_s", "60", "how often newly stored fixes are packed into per-unit track chunks (replay reads)"},
+    ConfigKey{"store.track_chunk_s", "60", "how often newly stored fixes are packed into per-unit track chunks (replay reads); "
+                                           "0 = only when the daemon stops (replays then scan the fixes table)"},
+    ConfigKey{"store.retention_days", "0", "fixes and track chunks older than this many days are deleted automatically, "
+                                           "in small batches between ping commits; 0 = keep forever (the audit log is never deleted)"},
+    ConfigKey{"store.retention_check_s", "600", "how often retention looks for expired fixes (each batch of "
+                                                "store.retention_batch_rows is its own short transaction)"},
+    ConfigKey{"store.retention_batch_rows", "5000", "most fixes deleted in one retention transaction"},
     ConfigKey{"dispatch.stale_after_s", "300", "units whose freshest fix is older are not recommended"},
     ConfigKey{"dispatch.straight_line_speed_mps", "11", "speed for straight-line ETAs when no road network is loaded"},
     ConfigKey{"dispatch.arrival_radius_m", "75", "a unit this close to an incident has arrived (auto on_scene, "
@@ -73,6 +79,11 @@ constexpr std::array kKeys = {
     ConfigKey{"coverage.koper_min_s", "600", "patrol presence: a visit at least this long is a Koper visit"},
     ConfigKey{"coverage.live_hours", "36", "live coverage accounting keeps this many hours of fixes in memory (reports for older windows read the store)"},
     ConfigKey{"coverage.alert_check_s", "30", "how often hot spots are checked against their max_gap_minutes during a shift"},
+    ConfigKey{"replay.max_window_h", "48", "longest window of GET /api/v1/tracks (hours)"},
+    ConfigKey{"replay.stop_radius_m", "30", "replay: a stop is a run of fixes within this distance of its first fix"},
+    ConfigKey{"replay.stop_min_s", "120", "replay: ... lasting at least this many seconds"},
+    ConfigKey{"replay.max_fixes", "2000000", "most fixes one tracks request may read (before simplification); "
+                                             "beyond, 413 result_too_large"},
     ConfigKey{"report.threads", "1", "threads running report, replay and export queries (each with its own read-only store connection), off the I/O threads"},
     ConfigKey{"report.queue_max", "32", "report queries waiting for a thread; beyond, 503 overloaded"},
     ConfigKey{"log.level", "info", "debug, info, warn or error; location data is only logged at debug"},
@@ -235,7 +246,10 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   else if (sync == "full") c.store_synchronous = SyncMode::full;
   else return bad("store.synchronous", sync, "normal or full");
   if (auto e = num("store.snapshot_interval_s", c.store_snapshot_interval_s, 1u, 3600u)) return e;
-  if (auto e = num("store.track_chunk_s", c.store_track_chunk_s, 1u, 3600u)) return e;
+  if (auto e = num("store.track_chunk_s", c.store_track_chunk_s, 0u, 3600u)) return e;
+  if (auto e = num("store.retention_days", c.store_retention_days, 0u, 36500u)) return e;
+  if (auto e = num("store.retention_check_s", c.store_retention_check_s, 1u, 86400u)) return e;
+  if (auto e = num("store.retention_batch_rows", c.store_retention_batch_rows, int64_t{1}, int64_t{1000000})) return e;
   if (auto e = num("dispatch.stale_after_s", c.dispatch_stale_after_s, int64_t{1}, int64_t{86400})) return e;
   if (auto e = num("dispatch.straight_line_speed_mps", c.dispatch_speed_mps, 0.1, 1000.0)) return e;
   if (auto e = num("dispatch.arrival_radius_m", c.dispatch_arrival_radius_m, 1.0, 10000.0)) return e;
@@ -257,6 +271,10 @@ std::optional<std::string> Config::from(const ConfigValues& v, Config& c) {
   if (auto e = num("coverage.koper_min_s", c.coverage_koper_min_s, 1.0, 86400.0)) return e;
   if (auto e = num("coverage.live_hours", c.coverage_live_hours, 1u, 24u * 31u)) return e;
   if (auto e = num("coverage.alert_check_s", c.coverage_alert_check_s, 1u, 3600u)) return e;
+  if (auto e = num("replay.max_window_h", c.replay_max_window_h, 1u, 24u * 366u)) return e;
+  if (auto e = num("replay.stop_radius_m", c.replay_stop_radius_m, 0.0, 10000.0)) return e;
+  if (auto e = num("replay.stop_min_s", c.replay_stop_min_s, 1.0, 86400.0)) return e;
+  if (auto e = num("replay.max_fixes", c.replay_max_fixes, size_t{1}, size_t{100000000})) return e;
   if (auto e = num("report.threads", c.report_threads, 1u, 64u)) return e;
   if (auto e = num("report.queue_max", c.report_queue_max, size_t{1}, size_t{100000})) return e;
   c.log_level = v.get("log.level");

@@ -85,7 +85,14 @@ struct Config {
   size_t store_max_txn_pings = 0;
   SyncMode store_synchronous = SyncMode::normal;
   unsigned store_snapshot_interval_s = 0;
-  unsigned store_track_chunk_s = 0;
+  unsigned store_track_chunk_s = 0;  // 0: chunks are packed only at stop
+  unsigned store_retention_days = 0;  // 0: keep forever
+  unsigned store_retention_check_s = 600;
+  int64_t store_retention_batch_rows = 5000;
+  unsigned replay_max_window_h = 48;
+  double replay_stop_radius_m = 30;
+  double replay_stop_min_s = 120;
+  size_t replay_max_fixes = 2000000;
   int64_t dispatch_stale_after_s = 300;
   double dispatch_speed_mps = 11;
   double dispatch_arrival_radius_m = 75;

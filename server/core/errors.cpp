@@ -23,6 +23,7 @@ constexpr std::array<ErrorInfo, kErrcCount> kCatalogue = {{
     {"method_not_allowed", 405, "method not allowed on this path"},
     {"conflict", 409, "the request conflicts with the current state"},
     {"body_too_large", 413, "request body exceeds the configured limit"},
+    {"result_too_large", 413, "the answer would be too large; ask for a shorter window or fewer units"},
     {"batch_too_large", 413, "too many pings in one batch"},
     {"rate_limited", 429, "too many requests for this token"},
     {"overloaded", 503, "the store queue is full; retry shortly"},

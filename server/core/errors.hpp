@@ -31,6 +31,7 @@ enum class Errc : uint8_t {
   method_not_allowed,
   conflict,
   body_too_large,
+  result_too_large,
   batch_too_large,
   rate_limited,
   overloaded,

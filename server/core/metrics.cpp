@@ -117,6 +117,10 @@ std::string Metrics::render() const {
        "patrolmap_report_query_seconds_total", static_cast<double>(report_seconds_us.load()) / 1e6);
   counter("patrolmap_report_rejected_total", "Report queries refused because the query queue was full (503).",
           report_rejected.load());
+  counter("patrolmap_retention_deleted_fixes_total", "Fixes deleted because they were older than store.retention_days.",
+          retention_deleted_fixes.load());
+  counter("patrolmap_audit_rows_total", "Audit rows written for replay, position, export and import requests.",
+          audit_rows.load());
   gauge("patrolmap_http_connections", "Open HTTP connections.", http_connections.load());
   counter("patrolmap_handler_exceptions_total", "Exceptions caught at a handler edge.", handler_exceptions.load());
   counter("patrolmap_areas_loaded_total", "Area features loaded (POST /api/v1/areas, area files).", areas_loaded.load());

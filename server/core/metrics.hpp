@@ -58,6 +58,8 @@ class Metrics {
   std::atomic<uint64_t> report_jobs{0};         // report/replay queries run by the store reader
   std::atomic<uint64_t> report_seconds_us{0};   // their total run time
   std::atomic<uint64_t> report_rejected{0};     // refused: reader queue full (503)
+  std::atomic<uint64_t> retention_deleted_fixes{0};  // fixes deleted by store.retention_days
+  std::atomic<uint64_t> audit_rows{0};               // replay/export audit rows written
   std::atomic<int64_t> http_connections{0};
   std::atomic<uint64_t> handler_exceptions{0};
   std::atomic<uint64_t> areas_loaded{0};    // area features loaded (API, files)

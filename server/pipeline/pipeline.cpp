@@ -27,6 +27,20 @@ void Pipeline::fixless_emergency(std::string_view device) {
 
 void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> positions,
                       std::vector<Rejection> rejected, Channel channel, std::function<void(IngestOutcome&&)> done) {
+  submit_with(pings, positions, std::move(rejected), channel, limits_, true, std::move(done));
+}
+
+void Pipeline::submit_import(std::span<const RawPing> pings, Channel channel, std::function<void(IngestOutcome&&)> done) {
+  IngestLimits limits = limits_;
+  limits.too_old_s = 0;
+  std::vector<uint32_t> positions(pings.size());
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<uint32_t>(i);
+  submit_with(pings, positions, {}, channel, limits, false, std::move(done));
+}
+
+void Pipeline::submit_with(std::span<const RawPing> pings, std::span<const uint32_t> positions,
+                           std::vector<Rejection> rejected, Channel channel, const IngestLimits& limits, bool hooks,
+                           std::function<void(IngestOutcome&&)> done) {
   const auto started = std::chrono::steady_clock::now();
   const EpochMs now = clock_.now_ms();
   // Validate; keep the valid ones (a reused buffer would be nicer, but the
@@ -36,10 +50,10 @@ void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> 
   valid.reserve(pings.size());
   valid_pos.reserve(pings.size());
   for (size_t i = 0; i < pings.size(); ++i) {
-    if (auto r = validate_ping(pings[i], now, limits_)) {
+    if (auto r = validate_ping(pings[i], now, limits)) {
       r->index = positions[i];
       rejected.push_back(*r);
-      if (pings[i].emergency && r->code == Errc::no_fix && on_fixless_emergency_) fixless_emergency(pings[i].device);
+      if (hooks && pings[i].emergency && r->code == Errc::no_fix && on_fixless_emergency_) fixless_emergency(pings[i].device);
     } else {
       valid.push_back(pings[i]);
       valid_pos.push_back(positions[i]);
@@ -65,14 +79,14 @@ void Pipeline::submit(std::span<const RawPing> pings, std::span<const uint32_t> 
     return;
   }
   auto shared_rejected = std::make_shared<std::vector<Rejection>>(std::move(rejected));
-  job->done = [this, fix_pos, shared_rejected, done, finish, started](PingJob& j, const StoreResult& r) {
+  job->done = [this, fix_pos, shared_rejected, done, finish, started, hooks](PingJob& j, const StoreResult& r) {
     IngestOutcome o;
     o.rejected = std::move(*shared_rejected);
     if (!r.ok) {
       o.error = Error{Errc::store_failed, {}};
     } else {
       live_.apply(j.fixes, j.stored, j.created);
-      if (on_committed_) on_committed_(j.fixes, j.stored);
+      if (hooks && on_committed_) on_committed_(j.fixes, j.stored);
       for (size_t i = 0; i < j.fixes.size(); ++i) {
         if (j.stored[i]) {
           ++o.accepted;

@@ -33,6 +33,12 @@ class Pipeline {
   void submit(std::span<const RawPing> pings, std::span<const uint32_t> positions,
               std::vector<Rejection> decode_rejections, Channel channel, std::function<void(IngestOutcome&&)> done);
 
+  // An imported track (POST /api/v1/tracks/import): the same validation and
+  // store path, except that the too_old rule does not apply and the dispatch,
+  // live-feed and coverage hooks are not run (history raises no alerts and
+  // moves nobody on the live map; the store-based reports see it).
+  void submit_import(std::span<const RawPing> pings, Channel channel, std::function<void(IngestOutcome&&)> done);
+
   // Hooks for dispatch, set before serving. `on_committed` runs on the store
   // thread after live state moved, with the batch's fixes (stored[i] == 0:
   // duplicate). `on_fixless_emergency` gets the unit of a device that sent an
@@ -45,6 +51,9 @@ class Pipeline {
 
  private:
   void fixless_emergency(std::string_view device);
+  void submit_with(std::span<const RawPing> pings, std::span<const uint32_t> positions,
+                   std::vector<Rejection> rejected, Channel channel, const IngestLimits& limits, bool hooks,
+                   std::function<void(IngestOutcome&&)> done);
 
   IngestLimits limits_;
   ResolveOptions resolve_;

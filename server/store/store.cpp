@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS track_chunks(
 CREATE TABLE IF NOT EXISTS areas(
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', urban INTEGER,
   target TEXT, geometry TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS dispatch_events_kind_t ON dispatch_events(kind, t);
+CREATE TABLE IF NOT EXISTS audit(
+  id INTEGER PRIMARY KEY, t INTEGER NOT NULL, token TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL,
+  units TEXT NOT NULL, from_ms INTEGER, to_ms INTEGER, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_t ON audit(t);
 CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, device TEXT, created_ms INTEGER NOT NULL);
 )sql";
@@ -140,12 +145,14 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
   if (!ins.ok()) return "chunk: " + ins.error();
   std::vector<TrackPoint> pts;
   std::string blob;
+  int64_t max_span = 0;
   for (size_t i = 0; i < rows.size();) {
     size_t j = i;
     pts.clear();
     // One chunk: one unit, at most kChunkSpanMs of fix time (queries bound t_first by it).
     while (j < rows.size() && rows[j].unit == rows[i].unit && rows[j].p.t - rows[i].p.t <= kChunkSpanMs)
       pts.push_back(rows[j++].p);
+    max_span = std::max(max_span, pts.back().t - pts.front().t);
     blob.clear();
     encode_track_chunk(pts, blob);
     ins.bind(1, static_cast<int64_t>(rows[i].unit)).bind(2, pts.front().t).bind(3, pts.back().t).bind(4, hi)
@@ -159,11 +166,26 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
   auto st = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('chunked_rowid', ?)");
   st.bind(1, std::to_string(hi));
   if (st.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
+  // The longest chunk so far (at most an hour; with the 60 s packing about a
+  // minute): point queries bound their t_first range by it. Chunks packed
+  // before the key existed may span the full hour.
+  if (lo > 0) {
+    auto has = db.prepare("SELECT 1 FROM meta WHERE key='chunk_max_span_ms'");
+    if (has.step() != SQLITE_ROW) max_span = kChunkSpanMs;
+  }
+  auto span = db.prepare("INSERT INTO meta(key,value) VALUES('chunk_max_span_ms', ?) ON CONFLICT(key) DO UPDATE "
+                         "SET value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)");
+  span.bind(1, std::to_string(max_span));
+  if (span.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
   return std::nullopt;
 }
 
 std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {
-  auto del = db.prepare("DELETE FROM fixes WHERE rowid IN (SELECT rowid FROM fixes WHERE t < ? ORDER BY t LIMIT ?)");
+  // The fix with the highest rowid stays even when expired: without it an
+  // emptied table would hand out rowids from 1 again, below meta's
+  // chunked_rowid and checkpoint_rowid, and new fixes would never be chunked.
+  auto del = db.prepare("DELETE FROM fixes WHERE rowid IN (SELECT rowid FROM fixes WHERE t < ? "
+                        "AND rowid < (SELECT MAX(rowid) FROM fixes) ORDER BY t LIMIT ?)");
   if (!del.ok()) return del.error();
   del.bind(1, cutoff_ms).bind(2, max_rows);
   if (del.step() != SQLITE_DONE) return "retention: " + db.errmsg();
@@ -192,6 +214,29 @@ std::optional<std::string> Store::write_chunks(bool& more) {
     more = false;
   }
   return e;
+}
+
+bool Store::delete_expired_batch() {
+  static const SystemClock system;
+  const int64_t cutoff = (opt_.clock ? opt_.clock : &system)->now_ms() - static_cast<int64_t>(opt_.retention_days) * 86'400'000;
+  if (auto e = db_.exec("BEGIN IMMEDIATE")) {
+    log::error("store", "retention failed", {{"error", *e}});
+    return false;
+  }
+  auto r = delete_expired(db_, cutoff, opt_.retention_batch_rows);
+  if (auto* err = std::get_if<std::string>(&r)) {
+    db_.exec("ROLLBACK");
+    log::error("store", "retention failed", {{"error", *err}});
+    return false;
+  }
+  if (auto e = db_.exec("COMMIT")) {
+    db_.exec("ROLLBACK");
+    log::error("store", "retention failed", {{"error", *e}});
+    return false;
+  }
+  const int64_t n = std::get<int64_t>(r);
+  metrics_.retention_deleted_fixes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+  return n > 0;
 }
 
 // The status is written on insert only: later status changes are dispatch
@@ -399,6 +444,9 @@ void Store::run() {
   const bool chunk_timer = opt_.track_chunk_s > 0;
   auto next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
   bool chunk_backlog = true;  // fixes of a previous run may be unchunked
+  const bool retention = opt_.retention_days > 0;
+  auto next_retention = clock::now() + std::chrono::seconds(opt_.retention_check_s);
+  bool retention_backlog = retention;  // check once at start
   std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>> group;
   for (;;) {
     bool stop_now = false;
@@ -449,6 +497,12 @@ void Store::run() {
         if (auto e = write_chunks(more)) log::error("store", "track chunks failed", {{"error", *e}});
       } while (stop_now && more);
       chunk_backlog = more;
+    }
+    // Retention: one bounded delete per loop while expired fixes remain, so
+    // ping groups commit between the batches.
+    if (retention && !stop_now && (retention_backlog || clock::now() >= next_retention)) {
+      next_retention = clock::now() + std::chrono::seconds(opt_.retention_check_s);
+      retention_backlog = delete_expired_batch();
     }
     if (stop_now) break;
   }

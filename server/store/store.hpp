@@ -51,6 +51,13 @@ struct StoreOptions {
   // Seconds between packing newly stored fixes into per-unit track chunks
   // (store.track_chunk_s; 0 = only at stop, for tests).
   unsigned track_chunk_s = 60;
+  // Retention (store.retention_days; 0 = keep forever): every
+  // retention_check_s the writer deletes expired fixes, at most
+  // retention_batch_rows per transaction, one transaction per loop.
+  unsigned retention_days = 0;
+  unsigned retention_check_s = 600;
+  int64_t retention_batch_rows = 5000;
+  const Clock* clock = nullptr;  // wall time for the retention cutoff; null = the system clock
 };
 
 struct StoreResult {
@@ -108,6 +115,9 @@ class Store {
   // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track
   // chunks in one transaction; sets `more` when fixes remain.
   std::optional<std::string> write_chunks(bool& more);
+  // One retention batch in its own transaction; true when it deleted fixes
+  // (more may remain).
+  bool delete_expired_batch();
 
   StoreOptions opt_;
   Metrics& metrics_;

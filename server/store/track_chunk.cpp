@@ -1,5 +1,7 @@
 #include "server/store/track_chunk.hpp"
 
+#include <algorithm>
+
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -96,7 +98,9 @@ bool decode_track_chunk(std::string_view blob, std::vector<TrackPoint>& out) {
   // Each point takes at least 6 bytes: a count beyond that is a lie.
   if (n > (blob.size() - r.pos) / 6) return false;
   const size_t first = out.size();
-  out.reserve(first + n);
+  // Geometric growth: a 12-hour track is ~720 one-minute chunks appended to
+  // one vector, and an exact reserve per chunk would copy it each time.
+  if (out.capacity() < first + n) out.reserve(std::max<size_t>(first + n, out.capacity() * 2));
   int64_t t = 0, lat = 0, lon = 0;
   constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
   for (uint64_t i = 0; i < n; ++i) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run-bench.sh BUILD_DIR: the `make bench` driver.
 #
-#   1. the Google Benchmark micro-benchmarks that were built (geo_bench, server_bench, road_bench);
+#   1. the Google Benchmark micro-benchmarks that were built (geo_bench, server_bench, road_bench,
+#      replay_bench: a 12-hour track and a 1,000-unit positions snapshot against their targets,
+#      and the store writer's ingest rate with and without track chunking);
 #   2. a fresh patrolmapd on a temporary data dir (auto-registration, a gateway
 #      token, no per-token rate limit), loaded by ingest_load with HTTP batches
 #      of 100 and of 1,000 pings from several connections, 100,000 units;
@@ -126,6 +128,13 @@ if [[ "${BENCH_GEO:-1}" != 0 && ${#micro[@]} -gt 0 ]]; then
   done
 elif [[ "${BENCH_GEO:-1}" != 0 ]]; then
   say "no *_bench binary built: skipping the micro-benchmarks"
+fi
+# Replay targets (issue 7) from replay_bench's table (times in ms).
+if [[ -s "$work/replay_bench.txt" ]]; then
+  track_ms=$(awk '$1 == "BM_Track12h/0" {print $2}' "$work/replay_bench.txt")
+  pos_ms=$(awk '$1 == "BM_Positions" {print $2}' "$work/replay_bench.txt")
+  say "target one unit's 12-hour track at 5 s (json) < 5 ms server time: $(awk -v t="$track_ms" 'BEGIN{print (t != "" && t < 5) ? "met" : "NOT met"}') (${track_ms:-?} ms)"
+  say "target positions snapshot of 1,000 units < 20 ms: $(awk -v t="$pos_ms" 'BEGIN{print (t != "" && t < 20) ? "met" : "NOT met"}') (${pos_ms:-?} ms)"
 fi
 
 # ---------------------------------------------------------------- daemon

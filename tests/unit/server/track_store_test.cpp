@@ -218,6 +218,24 @@ TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   EXPECT_LE(st.i64(3), 3'600'000);             // no chunk spans more than an hour
 }
 
+// Stores the batches through a running Store (stopped after: every fix is
+// packed into chunks), then opens the database for direct reads.
+void store_then_open(const std::string& dir, std::initializer_list<const std::vector<RawPing>*> batches, sql::Db& db) {
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir, live);
+    for (const auto* b : batches) run.put(*b);
+    run.store->stop();
+  }
+  ASSERT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
+}
+
+int64_t scalar(sql::Db& db, std::string_view q) {
+  auto st = db.prepare(q);
+  EXPECT_EQ(st.step(), SQLITE_ROW);
+  return st.i64(0);
+}
+
 TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
   test::TempDir dir;
   const int64_t day = 86'400'000, now = 1'763'800'000'000, cutoff = now - 365 * day;
@@ -232,20 +250,9 @@ TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
     p.t = cutoff + 1 + i * 60'000;  // just inside retention: kept
     new_pings.push_back(p);
   }
-  {
-    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
-    StoreRun run(dir.path(), live);
-    run.put(old_pings);
-    run.put(new_pings);
-    run.store->stop();
-  }
   sql::Db db;
-  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
-  auto count = [&](std::string_view q) {
-    auto st = db.prepare(q);
-    EXPECT_EQ(st.step(), SQLITE_ROW);
-    return st.i64(0);
-  };
+  store_then_open(dir.path(), {&old_pings, &new_pings}, db);
+  auto count = [&](std::string_view q) { return scalar(db, q); };
   const int64_t chunks_before = count("SELECT COUNT(*) FROM track_chunks");
   ASSERT_GE(chunks_before, 3);  // 2 h of old fixes + 2 h of new: at least one chunk each side
   std::vector<int64_t> batches;
@@ -265,6 +272,41 @@ TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
   ASSERT_TRUE(q.load(0, cutoff - 2 * day, now, got));
   ASSERT_EQ(got.size(), 120u);
   EXPECT_EQ(got.front().t, cutoff + 1);
+}
+
+// When every fix has expired, the newest-stored one stays: an empty table
+// would hand out rowids from 1 again, below meta.chunked_rowid, and fixes
+// stored later would never be chunked (nor read by TrackQuery's tail).
+TEST(Retention, KeepsTheNewestStoredFixSoRowidsNeverRestart) {
+  test::TempDir dir;
+  const int64_t cutoff = 1'795'000'000'000;
+  std::vector<RawPing> old_pings;
+  for (int i = 0; i < 30; ++i) {
+    RawPing p;
+    p.device = "R1";
+    p.t = cutoff - 86'400'000 + i * 60'000;
+    p.lat = 52.6;
+    p.lon = -0.8;
+    old_pings.push_back(p);
+  }
+  sql::Db db;
+  store_then_open(dir.path(), {&old_pings}, db);  // stopping the store packs every fix into chunks
+  auto count = [&](std::string_view q) { return scalar(db, q); };
+  const int64_t top = count("SELECT MAX(rowid) FROM fixes");
+  ASSERT_EQ(count("SELECT value FROM meta WHERE key='chunked_rowid'"), top);
+  int64_t deleted = 0;
+  for (int64_t n = -1; n != 0;) {
+    auto r = delete_expired(db, cutoff, 7);
+    ASSERT_TRUE(std::holds_alternative<int64_t>(r)) << std::get<std::string>(r);
+    n = std::get<int64_t>(r);
+    deleted += n;
+  }
+  EXPECT_EQ(deleted, 29);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM fixes"), 1);
+  EXPECT_EQ(count("SELECT rowid FROM fixes"), top);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM track_chunks"), 0);  // every chunk ended before the cutoff
+  ASSERT_FALSE(db.exec("INSERT INTO fixes(device,unit,t,lat,lon,channel,flags) VALUES(0,0,1,52.6,-0.8,0,0)"));
+  EXPECT_GT(db.last_rowid(), top);  // above chunked_rowid: the next chunk pass takes it
 }
 
 }  // namespace
