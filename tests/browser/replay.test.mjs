@@ -261,6 +261,16 @@ test('the replay page: window, slider positions, gaps, trails, stop, incident, c
     const shift = await page.evaluate(() => window.__replay.state);
     assert.ok([before, shiftStart()].includes(Date.parse(shift.from)), `shift from ${shift.from}`);
     assert.ok(Math.abs(Date.parse(shift.to) - Date.now()) < 30 * S, `shift up to now: ${shift.to}`);
+
+    // A link with the window, units and kind opens loaded (the token stays in the tab).
+    const f2 = new Date(at(290)).toISOString(), t2 = new Date(at(615)).toISOString();
+    await page.goto(`${h.base}/replay.html?from=${f2}&to=${t2}&units=RB&kind=none`);
+    await waitInPage(page, () => window.__replay.state.load === 'ready', null, 20000, 'the linked window');
+    const linked = await page.evaluate(() => window.__replay.state);
+    assert.deepEqual([linked.from, linked.to, linked.timeMs], [f2, t2, at(290)]);
+    assert.deepEqual(await page.evaluate(() => window.__replay.units()), [{ id: 'RB', fixes: 33, fixCount: 33, stops: 1, shown: true }]);
+    assert.deepEqual(await page.evaluate(() => window.__replay.coverage()), []);
+    assert.equal(await page.$eval('#shift', (s) => s.value), 'custom');
     assert.deepEqual(page.errors, []);
   });
 });
