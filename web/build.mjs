@@ -1,8 +1,9 @@
 // Bundles the pages into dist/ (served by patrolmapd from http.web_root):
 // the dispatcher's dist/index.html, dist/app.js, dist/app.css (the page's CSS and
 // OpenLayers' ol.css) and the sergeant's dist/sergeant.html, dist/sergeant.js,
-// dist/sergeant.css, and the manager's dist/manager.html, dist/manager.js,
-// dist/manager.css. Shared modules are bundled into each page.
+// dist/sergeant.css, the manager's dist/manager.html, dist/manager.js,
+// dist/manager.css, and the replay page's dist/replay.html, dist/replay.js,
+// dist/replay.css. Shared modules are bundled into each page.
 //   npm run build            one build
 //   node build.mjs --watch   rebuild on change
 //   NO_MINIFY=1 npm run build   readable output (profiling)
@@ -17,13 +18,14 @@ const watch = process.argv.includes('--watch');
 
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
-for (const page of ['index.html', 'sergeant.html', 'manager.html']) await copyFile(join(here, 'src', page), join(dist, page));
+for (const page of ['index.html', 'sergeant.html', 'manager.html', 'replay.html']) await copyFile(join(here, 'src', page), join(dist, page));
 
 const options = {
   entryPoints: {
     app: join(here, 'src', 'main.js'),
     sergeant: join(here, 'src', 'sergeant.js'),
     manager: join(here, 'src', 'manager.js'),
+    replay: join(here, 'src', 'replay.js'),
   },
   outdir: dist,
   bundle: true,

@@ -159,3 +159,27 @@ export async function waitInPage(page, f, arg, ms = 10000, what = 'condition') {
     throw new Error(`timed out after ${ms} ms waiting for ${what}: ${e.message.split('\n')[0]}`);
   }
 }
+
+// The first non-transparent pixel the map's canvases hold at a map pixel.
+export const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
+  const map = document.getElementById('map').getBoundingClientRect();
+  for (const c of document.querySelectorAll('#map canvas')) {
+    const r = c.getBoundingClientRect();
+    const k = c.width / r.width;
+    const d = c.getContext('2d').getImageData(Math.round((x + map.left - r.left) * k), Math.round((y + map.top - r.top) * k), 1, 1).data;
+    if (d[3] > 0) return [...d];
+  }
+  return null;
+}, xy);
+
+// Minutes since the current shift began (07:00, 14:00, 22:00 UK time), worked
+// out here from the clock, independently of the daemon's shift code.
+export function minutesIntoShift(now) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .formatToParts(now).map((p) => [p.type, p.value]));
+  const m = Number(parts.hour) * 60 + Number(parts.minute);
+  if (m >= 22 * 60) return m - 22 * 60;
+  if (m >= 14 * 60) return m - 14 * 60;
+  if (m >= 7 * 60) return m - 7 * 60;
+  return m + 120;
+}

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { withPage, shot, waitInPage, ping, call } from './harness.mjs';
+import { withPage, shot, waitInPage, ping, call, pixelColour, minutesIntoShift } from './harness.mjs';
 
 // Squares (lon/lat half sizes ~55 m x 55 m) in Oakham, Rutland.
 const square = (lon, lat, dx, dy) => ({
@@ -29,30 +29,6 @@ const AREAS = {
       properties: { id: 'M1', name: 'Oakham centre', kind: 'microbeat' } },
   ],
 };
-
-// Minutes since the current shift began (07:00, 14:00, 22:00 UK time), worked
-// out here from the clock, independently of the daemon's shift code.
-function minutesIntoShift(now) {
-  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-    .formatToParts(now).map((p) => [p.type, p.value]));
-  const m = Number(parts.hour) * 60 + Number(parts.minute);
-  if (m >= 22 * 60) return m - 22 * 60;
-  if (m >= 14 * 60) return m - 14 * 60;
-  if (m >= 7 * 60) return m - 7 * 60;
-  return m + 120;
-}
-
-// The first non-transparent pixel the map's canvases hold at a map pixel.
-const pixelColour = (page, xy) => page.evaluate(([x, y]) => {
-  const map = document.getElementById('map').getBoundingClientRect();
-  for (const c of document.querySelectorAll('#map canvas')) {
-    const r = c.getBoundingClientRect();
-    const k = c.width / r.width;
-    const d = c.getContext('2d').getImageData(Math.round((x + map.left - r.left) * k), Math.round((y + map.top - r.top) * k), 1, 1).data;
-    if (d[3] > 0) return [...d];
-  }
-  return null;
-}, xy);
 
 // Minutes as the table shows them: one decimal, whole minutes from 100 on.
 const near = (text, minutes) => Math.abs(Number(text) - minutes) <= (minutes >= 99.95 ? 0.5 : 0.05) + 1e-9;

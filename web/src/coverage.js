@@ -101,3 +101,16 @@ export function targetSummary(t) {
   if (t.max_gap_minutes > 0) out.push(`gap \u2264 ${t.max_gap_minutes} min`);
   return out.length ? out.join(', ') : 'no requirement';
 }
+
+// The window choices of GET /api/v1/shifts as [[value, text]]: the running
+// shift ("current"), the others newest first (value: index in `shifts`), then
+// "custom".
+export function shiftChoices(sh) {
+  const hm = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const out = [['current', sh && sh.current ? `now: ${sh.current.label} shift` : 'current shift']];
+  ((sh && sh.shifts) || []).map((s, i) => [s, i]).reverse()
+    .filter(([s]) => !sh.current || s.start !== sh.current.start)
+    .forEach(([s, i]) => out.push([String(i), `${s.label} - ${hm(s.end)}`]));
+  out.push(['custom', 'custom window...']);
+  return out;
+}

@@ -14,10 +14,11 @@ import { UnitsLayer } from './units.js';
 import { AlertsBanner } from './alerts.js';
 import { addAreas, addBasemap } from './basemap.js';
 import { toastError } from './toast.js';
+import { fillLegend, fillSelect } from './widgets.js';
 import { fitBasemap, followViewport, makeMap, mapBbox, mapHooks, viewFromParams } from './mapview.js';
 import { showBadge, wireSession } from './session.js';
 import {
-  PRESENCE_BINS, TARGET_FILL, areaFill, deriveRow, localTime, minutesText, sortRows, targetSummary, targetText,
+  PRESENCE_BINS, TARGET_FILL, areaFill, deriveRow, localTime, minutesText, shiftChoices, sortRows, targetSummary, targetText,
 } from './coverage.js';
 
 const params = new URLSearchParams(location.search);
@@ -90,23 +91,7 @@ function reportQuery(w) {
 async function loadShifts() {
   const sh = await api('/api/v1/shifts');
   state.shifts = sh;
-  const keep = shiftSelect.value;
-  const opts = [];
-  const add = (value, text) => {
-    const o = document.createElement('option');
-    o.value = value;
-    o.textContent = text;
-    opts.push(o);
-  };
-  const hm = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  add('current', sh.current ? `now: ${sh.current.label} shift` : 'current shift');
-  // Newest first, without the running one (it is "now").
-  (sh.shifts || []).map((s, i) => [s, i]).reverse()
-    .filter(([s]) => !sh.current || s.start !== sh.current.start)
-    .forEach(([s, i]) => add(String(i), `${s.label} - ${hm(s.end)}`));
-  add('custom', 'custom window...');
-  shiftSelect.replaceChildren(...opts);
-  shiftSelect.value = opts.some((o) => o.value === keep) ? keep : 'current';
+  fillSelect(shiftSelect, shiftChoices(sh), 'current');
 }
 
 // ---- the report ---------------------------------------------------------
@@ -257,21 +242,10 @@ map.on('singleclick', (ev) => {
 });
 
 function legend() {
-  const box = document.getElementById('legend');
-  const entry = (fill, text) => {
-    const d = document.createElement('div');
-    const sw = document.createElement('span');
-    sw.className = 'swatch';
-    sw.style.background = fill;
-    d.append(sw, document.createTextNode(text));
-    return d;
-  };
-  const h1 = document.createElement('h3');
-  h1.textContent = 'Target';
-  const h2 = document.createElement('h3');
-  h2.textContent = 'No target: presence';
-  box.replaceChildren(h1, entry(TARGET_FILL.met, 'met'), entry(TARGET_FILL.partly, 'partly met'), entry(TARGET_FILL.not, 'not met'),
-    h2, ...PRESENCE_BINS.map(([, fill, text]) => entry(fill, text)));
+  fillLegend(document.getElementById('legend'), [
+    ['Target', [[TARGET_FILL.met, 'met'], [TARGET_FILL.partly, 'partly met'], [TARGET_FILL.not, 'not met']]],
+    ['No target: presence', PRESENCE_BINS.map(([, fill, text]) => [fill, text])],
+  ]);
 }
 
 // ---- who was there ------------------------------------------------------
