@@ -181,8 +181,9 @@ int main(int argc, char** argv) {
       std::printf("demo: open %s/#token=%s\n", base.c_str(), dispatcher.c_str());
       std::printf("demo: sergeant's coverage page %s/sergeant.html#token=%s\n", base.c_str(),
                   app.add_token(Role::sergeant, "demo-sergeant").c_str());
-      std::printf("demo: manager's reports page %s/manager.html#token=%s\n", base.c_str(),
-                  app.add_token(Role::manager, "demo-manager").c_str());
+      const std::string manager = app.add_token(Role::manager, "demo-manager");
+      std::printf("demo: manager's reports page %s/manager.html#token=%s\n", base.c_str(), manager.c_str());
+      std::printf("demo: replay of the shift %s/replay.html#token=%s\n", base.c_str(), manager.c_str());
       std::printf("demo: send a ping with\n  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
                   "    -d '{\"device\":\"NA21\",\"t\":'$(date +%%s%%3N)',\"lat\":52.6703,\"lon\":-0.7277,\"speed_mps\":8.1}' \\\n"
                   "    %s/api/v1/pings\n",
