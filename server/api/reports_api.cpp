@@ -329,6 +329,7 @@ void Api::get_report(const Request& req, std::string_view which, Respond respond
   q->from = window->first;
   q->to = window->second;
   q->now = d_.clock.now_ms();
+  q->stops = StopRules{d_.cfg.replay_stop_radius_m, d_.cfg.replay_stop_min_s};  // as the tracks' stops
   const std::string km_s = url_decode(query_param(target, "barely_used_km"));
   if (!km_s.empty()) {
     char* end = nullptr;

@@ -25,7 +25,7 @@ EpochMs at(const char* iso) { return *parse_iso8601(iso); }
 geo::LonLat place(int i) { return geo::geodesic_destination(kCentre, 90, 1000.0 * i); }  // incidents 1 km apart
 
 struct Reports : TestServer {
-  Reports() {
+  explicit Reports(Overrides config = {}) : TestServer(std::move(config)) {
     admin = token(Role::admin);
     dispatcher = token(Role::dispatcher);
     manager = token(Role::manager);
@@ -285,6 +285,25 @@ TEST(Reports, MileagePerUnitPerShift) {
   std::snprintf(want_line, sizeof want_line, "NA24,2026-11-22 07:00,2026-11-22T07:00:00.000Z,2026-11-22T14:00:00.000Z,");
   EXPECT_EQ(lines[3].rfind(want_line, 0), 0u) << lines[3];
   EXPECT_NE(lines[3].find(",71,1,6.833,false,true"), std::string::npos) << lines[3];
+}
+
+// The stop rule is the tracks' (replay.stop_*): NA24 parks for 290 s, so with
+// stops of at least 300 s there is none and every leg is mileage.
+TEST(Reports, MileageFollowsTheConfiguredStopRule) {
+  Reports s(Reports::Overrides{{"replay.stop_min_s", "300"}});
+  Day d = run_day(s);
+  double all_legs = 0;
+  for (size_t k = 0; k + 1 < d.drive.size(); ++k)
+    all_legs += geo::geodesic_distance_m({d.drive[k].lon, d.drive[k].lat}, {d.drive[k + 1].lon, d.drive[k + 1].lat});
+  auto doc = parse_json(s.get("/api/v1/reports/mileage?" + kWindow).body);
+  EXPECT_DOUBLE_EQ(doc["stop_min_s"].GetDouble(), 300);
+  EXPECT_DOUBLE_EQ(doc["stop_radius_m"].GetDouble(), 30);
+  const rapidjson::Value* na24 = nullptr;
+  for (const auto& row : doc["rows"].GetArray())
+    if (std::string(row["unit"].GetString()) == "NA24") na24 = &row;
+  ASSERT_NE(na24, nullptr);
+  EXPECT_EQ((*na24)["stops"].GetInt(), 0);
+  EXPECT_NEAR((*na24)["km"].GetDouble(), all_legs / 1000, 0.002);
 }
 
 // The real GPSBabel drive (16.7 km near Wokingham, data README) as NA30's
