@@ -46,11 +46,12 @@ seed json_pings
 seed osmand
 seed rota
 seed ws_frame
+seed gpx "$DATA"/gpx/*.gpx
 
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/fuzz/ubsan.supp"
 export ASAN_OPTIONS="detect_leaks=1"
 failed=0
-for t in json_pings osmand nmea pei lip rota ws_frame; do
+for t in json_pings osmand nmea pei lip rota ws_frame gpx; do
   bin="$build/bin/${t}_fuzz"
   [[ -x "$bin" ]] || { echo "fuzz: $bin not built" >&2; failed=1; continue; }
   mkdir -p "$corpora/$t"

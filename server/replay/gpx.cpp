@@ -98,7 +98,8 @@ std::optional<std::string> parse_gpx(std::string_view body, GpxTrack& out, size_
     if (out.points.size() >= max_points) return "more than " + std::to_string(max_points) + " track points";
     GpxPoint g{*t, *lat, *lon, kNaN, kNaN};
     if (auto s = child(inner, "<speed>", "</speed>"))
-      if (auto v = number(*s); v && *v >= 0) g.speed_mps = static_cast<float>(*v);
+      // At most 1,000 m/s (also keeps the float conversion defined): beyond is not a vehicle.
+      if (auto v = number(*s); v && *v >= 0 && *v <= 1000) g.speed_mps = static_cast<float>(*v);
     if (auto c = child(inner, "<course>", "</course>"))
       if (auto v = number(*c); v && *v >= 0 && *v < 360) g.heading_deg = static_cast<float>(*v);
     out.points.push_back(g);

@@ -104,6 +104,21 @@ TEST(Gpx, ParsesPointsAttributesAndCounts) {
   EXPECT_TRUE(std::isnan(g.points[0].speed_mps));
 }
 
+TEST(Gpx, ImplausibleSpeedsAreDroppedNotConverted) {
+  // 1e300 m/s does not fit a float (converting it is undefined behaviour):
+  // above 1,000 m/s the speed is treated as absent; the point itself stays.
+  GpxTrack g;
+  ASSERT_FALSE(parse_gpx("<gpx><trk><trkseg>"
+                         "<trkpt lat=\"51\" lon=\"-1\"><time>2010-05-28T18:55:34Z</time><speed>1e300</speed></trkpt>"
+                         "<trkpt lat=\"51\" lon=\"-1\"><time>2010-05-28T18:55:35Z</time><speed>1000</speed></trkpt>"
+                         "</trkseg></trk></gpx>",
+                         g)
+                   .has_value());
+  ASSERT_EQ(g.points.size(), 2u);
+  EXPECT_TRUE(std::isnan(g.points[0].speed_mps));
+  EXPECT_EQ(g.points[1].speed_mps, 1000.f);
+}
+
 TEST(Gpx, RefusesWhatIsNotATrack) {
   GpxTrack g;
   EXPECT_TRUE(parse_gpx("", g).has_value());
