@@ -97,6 +97,9 @@ std::string Metrics::render() const {
   counter("patrolmap_store_commits_total", "Store transactions committed.", store_commits.load());
   counter("patrolmap_store_chunked_fixes_total", "Fixes packed into per-unit track chunks.",
           store_chunked_fixes.load());
+  counter("patrolmap_store_chunked_from_table_fixes_total",
+          "Of the chunked fixes, those read back from the table (a backlog after a restart).",
+          store_chunked_from_table.load());
   counter("patrolmap_store_wal_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
           store_wal_checkpoints.load());
   counter("patrolmap_store_wal_inline_checkpoints_total",

@@ -138,35 +138,19 @@ void CoverageService::replay_store(const std::string& data_dir, int64_t since_ms
     log::error("coverage", "cannot read the store to rebuild coverage", {{"error", *e}});
     return;
   }
-  // Commit order within a timestamp (rowid), as the live path saw them.
-  auto st = db.prepare("SELECT unit, t, lat, lon FROM fixes WHERE t >= ? AND unit IS NOT NULL ORDER BY t, rowid");
-  if (!st.ok()) {
-    log::error("coverage", "cannot read the store to rebuild coverage", {{"error", st.error()}});
-    return;
-  }
-  st.bind(1, since_ms);
-  std::vector<geo::LonLat> ll;
-  std::vector<geo::XY> xy;
-  std::vector<std::pair<uint32_t, int64_t>> keys;
+  // Each unit's fixes in time order (equal times: the first stored, as live
+  // accounting kept it), x/y from the chunks: no PROJ call for what is packed.
+  TrackQuery q(db, &live_.projection());
   size_t total = 0;
-  auto flush = [&] {
-    xy.resize(ll.size());
-    live_.projection().forward(ll, xy);
-    std::unique_lock lock(acc_mu_);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const UnitName name(keys[i].first);
-      acc_->add_fix(name.view, keys[i].second, to_mm_grid(xy[i]));
-    }
-    total += keys.size();
-    ll.clear();
-    keys.clear();
-  };
-  while (st.step() == SQLITE_ROW) {
-    keys.emplace_back(static_cast<uint32_t>(st.i64(0)), st.i64(1));
-    ll.push_back({st.f64(3), st.f64(2)});
-    if (keys.size() == 65536) flush();
-  }
-  flush();
+  const bool ok = q.load_all(since_ms, std::numeric_limits<int64_t>::max(),
+                             [&](uint32_t u, std::vector<TrackPoint>& pts) {
+                               const UnitName name(u);
+                               std::unique_lock lock(acc_mu_);
+                               for (const TrackPoint& p : pts)
+                                 if (p.has_xy()) acc_->add_fix(name.view, p.t, p.xy());
+                               total += pts.size();
+                             });
+  if (!ok) log::error("coverage", "cannot read the store to rebuild coverage", {{"error", q.error()}});
   log::info("coverage", "live accounting rebuilt from the store", {{"fixes", std::to_string(total)}});
 }
 
@@ -260,7 +244,7 @@ std::vector<geo::UnitTrack> CoverageService::read_tracks(sql::Db& db, int64_t fr
     track.fixes.reserve(pts.size());
     for (const TrackPoint& p : pts)
       if (p.has_xy())
-        track.fixes.push_back({p.t, {static_cast<double>(p.x_mm) / 1000.0, static_cast<double>(p.y_mm) / 1000.0}});
+        track.fixes.push_back({p.t, p.xy()});
     tracks.push_back(std::move(track));
   });
   if (!ok) throw std::runtime_error("coverage: " + q.error());

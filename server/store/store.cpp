@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "server/core/log.hpp"
+#include "server/store/chunk_writer.hpp"
 #include "server/store/track_chunk.hpp"
 
 namespace pm {
@@ -97,99 +98,9 @@ void bind_fix(sql::Stmt& st, int first, const Fix& f) {
   st.bind(first + 8, static_cast<int64_t>(f.channel)).bind(first + 9, f.emergency ? kFlagEmergency : 0);
 }
 
-constexpr int64_t kChunkSpanMs = 3600 * 1000;
 constexpr int64_t kChunkBatchRows = 200000;
 
 }  // namespace
-
-std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
-                                             const geo::Projection* proj, int64_t* packed) {
-  more = false;
-  if (packed) *packed = 0;
-  int64_t lo = 0, top = 0;
-  {
-    auto st = db.prepare("SELECT (SELECT value FROM meta WHERE key='chunked_rowid'), (SELECT MAX(rowid) FROM fixes)");
-    if (st.step() != SQLITE_ROW) return "chunk: " + db.errmsg();
-    lo = st.is_null(0) ? 0 : std::stoll(st.text(0));
-    top = st.is_null(1) ? 0 : st.i64(1);
-  }
-  if (top <= lo) return std::nullopt;
-  const int64_t hi = std::min(top, lo + max_rows);
-  more = hi < top;
-  struct Row {
-    uint32_t unit;
-    TrackPoint p;
-  };
-  std::vector<Row> rows;
-  std::vector<geo::LonLat> ll;
-  {
-    auto st = db.prepare("SELECT unit,t,lat,lon,speed,heading,accuracy,channel,flags,device FROM fixes "
-                         "WHERE rowid > ? AND rowid <= ? AND unit IS NOT NULL");
-    st.bind(1, lo).bind(2, hi);
-    while (st.step() == SQLITE_ROW) {
-      Row r{static_cast<uint32_t>(st.i64(0)), TrackPoint{}};
-      r.p.t = st.i64(1);
-      r.p.lat_e7 = to_e7(st.f64(2));
-      r.p.lon_e7 = to_e7(st.f64(3));
-      r.p.speed_mps = static_cast<float>(st.f64_or_nan(4));
-      r.p.heading_deg = static_cast<float>(st.f64_or_nan(5));
-      r.p.accuracy_m = static_cast<float>(st.f64_or_nan(6));
-      r.p.channel = static_cast<uint8_t>(st.i64(7));
-      r.p.flags = static_cast<uint8_t>(st.i64(8));
-      r.p.device = static_cast<uint32_t>(st.i64(9));
-      rows.push_back(r);
-      if (proj) ll.push_back({st.f64(3), st.f64(2)});
-    }
-  }
-  if (proj) {
-    // From the full-precision stored lat/lon, as live accounting projects them.
-    std::vector<geo::XY> xy(ll.size());
-    proj->forward(ll, xy);
-    for (size_t i = 0; i < rows.size(); ++i) set_projected(rows[i].p, xy[i]);
-  }
-  // Rowid order in, (unit, t) out; stable keeps store order for equal times.
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.unit != b.unit ? a.unit < b.unit : a.p.t < b.p.t;
-  });
-  auto ins = db.prepare("INSERT INTO track_chunks(unit,t_first,t_last,batch,n,data) VALUES(?,?,?,?,?,?)");
-  if (!ins.ok()) return "chunk: " + ins.error();
-  std::vector<TrackPoint> pts;
-  std::string blob;
-  int64_t max_span = 0;
-  for (size_t i = 0; i < rows.size();) {
-    size_t j = i;
-    pts.clear();
-    // One chunk: one unit, at most kChunkSpanMs of fix time (queries bound t_first by it).
-    while (j < rows.size() && rows[j].unit == rows[i].unit && rows[j].p.t - rows[i].p.t <= kChunkSpanMs)
-      pts.push_back(rows[j++].p);
-    max_span = std::max(max_span, pts.back().t - pts.front().t);
-    blob.clear();
-    encode_track_chunk(pts, blob);
-    ins.bind(1, static_cast<int64_t>(rows[i].unit)).bind(2, pts.front().t).bind(3, pts.back().t).bind(4, hi)
-        .bind(5, static_cast<int64_t>(pts.size()));
-    ins.bind_blob(6, blob);
-    int rc = ins.step();
-    ins.reset();
-    if (rc != SQLITE_DONE) return "chunk insert: " + db.errmsg();
-    i = j;
-  }
-  auto st = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('chunked_rowid', ?)");
-  st.bind(1, std::to_string(hi));
-  if (st.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
-  // The longest chunk so far (at most an hour; with the 60 s packing about a
-  // minute): point queries bound their t_first range by it. Chunks packed
-  // before the key existed may span the full hour.
-  if (lo > 0) {
-    auto has = db.prepare("SELECT 1 FROM meta WHERE key='chunk_max_span_ms'");
-    if (has.step() != SQLITE_ROW) max_span = kChunkSpanMs;
-  }
-  auto span = db.prepare("INSERT INTO meta(key,value) VALUES('chunk_max_span_ms', ?) ON CONFLICT(key) DO UPDATE "
-                         "SET value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)");
-  span.bind(1, std::to_string(max_span));
-  if (span.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
-  if (packed) *packed = static_cast<int64_t>(rows.size());
-  return std::nullopt;
-}
 
 std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {
   // The fix with the highest rowid stays even when expired: without it an
@@ -221,12 +132,36 @@ std::optional<std::string> Store::write_chunks(bool& more) {
   int64_t packed = 0;
   auto e = pack_track_chunks(db_, kChunkBatchRows, more, live_ ? &live_->projection() : nullptr, &packed);
   if (!e) e = db_.exec("COMMIT");
-  if (!e) metrics_.store_chunked_fixes.fetch_add(static_cast<uint64_t>(packed), std::memory_order_relaxed);
+  if (!e) {
+    metrics_.store_chunked_fixes.fetch_add(static_cast<uint64_t>(packed), std::memory_order_relaxed);
+    metrics_.store_chunked_from_table.fetch_add(static_cast<uint64_t>(packed), std::memory_order_relaxed);
+  }
   if (e) {
     db_.exec("ROLLBACK");
     more = false;
   }
   return e;
+}
+
+void Store::arm_chunk_buffer() {
+  auto st = db_.prepare("SELECT value FROM meta WHERE key='chunked_rowid'");
+  int rc = st.step();
+  if (rc == SQLITE_ROW) chunks_.arm(std::stoll(st.text(0)));
+  else if (rc == SQLITE_DONE) chunks_.arm(0);  // no fix stored yet
+}
+
+std::optional<std::string> Store::flush_chunk_buffer() {
+  if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
+  const size_t n = chunks_.size();
+  auto e = chunks_.write(db_);
+  if (!e) e = db_.exec("COMMIT");
+  if (e) {
+    db_.exec("ROLLBACK");
+    return e;
+  }
+  chunks_.written();
+  metrics_.store_chunked_fixes.fetch_add(n, std::memory_order_relaxed);
+  return std::nullopt;
 }
 
 bool Store::delete_expired_batch() {
@@ -503,13 +438,28 @@ void Store::run() {
     }
     // One bounded chunk transaction per loop: a backlog (after a restart) is
     // packed in slices with ping groups committed between them.
-    if ((chunk_timer && (chunk_backlog || clock::now() >= next_chunk)) || stop_now) {
+    if ((chunk_timer && (chunk_backlog || chunks_.full() || clock::now() >= next_chunk)) || stop_now) {
       next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
-      bool more = false;
-      do {
-        if (auto e = write_chunks(more)) log::error("store", "track chunks failed", {{"error", *e}});
-      } while (stop_now && more);
-      chunk_backlog = more;
+      if (chunks_.armed()) {
+        // The fixes committed since the last packing, from memory.
+        if (auto e = flush_chunk_buffer()) {
+          log::error("store", "track chunks failed", {{"error", *e}});
+          chunks_.disarm();  // the table path packs them, from chunked_rowid
+          chunk_backlog = true;
+        }
+      } else {
+        bool more = false, failed = false;
+        do {
+          if (auto e = write_chunks(more)) {
+            log::error("store", "track chunks failed", {{"error", *e}});
+            failed = true;
+          }
+        } while (stop_now && more);
+        chunk_backlog = more;
+        // Caught up: chunked_rowid is the highest fix rowid, and no commit
+        // has run since, so from here the writer's memory has every new fix.
+        if (chunk_timer && !more && !failed) arm_chunk_buffer();
+      }
     }
     // Retention: one bounded delete per loop while expired fixes remain, so
     // ping groups commit between the batches.
@@ -643,6 +593,12 @@ void Store::commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, Writ
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics_.store_commit.observe(secs);
   metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
+  if (!failure && chunks_.armed()) {
+    for (auto& job : group)
+      if (auto* pj = std::get_if<std::unique_ptr<PingJob>>(&job))
+        for (size_t i = 0; i < (*pj)->fixes.size(); ++i)
+          if ((*pj)->stored[i] && (*pj)->fixes[i].unit != kNoIndex) chunks_.add((*pj)->fixes[i]);
+  }
   for (size_t i = 0; i < group.size(); ++i) {
     StoreResult r;
     if (failure) {

@@ -34,6 +34,7 @@
 #include "server/core/metrics.hpp"
 #include "server/ingest/rota.hpp"
 #include "server/state/live_state.hpp"
+#include "server/store/chunk_writer.hpp"
 #include "server/store/sqlite.hpp"
 #include "server/store/wal_checkpointer.hpp"
 
@@ -115,6 +116,10 @@ class Store {
   // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track
   // chunks in one transaction; sets `more` when fixes remain.
   std::optional<std::string> write_chunks(bool& more);
+  // Arms chunks_ at meta.chunked_rowid (call only when nothing is left to pack).
+  void arm_chunk_buffer();
+  // Writes chunks_ in one transaction.
+  std::optional<std::string> flush_chunk_buffer();
   // One retention batch in its own transaction; true when it deleted fixes
   // (more may remain).
   bool delete_expired_batch();
@@ -139,6 +144,7 @@ class Store {
   std::unique_ptr<WalCheckpointer> checkpointer_;
   int64_t data_version_ = -1;
   bool checkpoint_all_next_ = true;
+  ChunkBuffer chunks_;  // writer thread only
 };
 
 // Registry rows, shared by the API and the rota (run inside a WriteJob).
@@ -148,14 +154,6 @@ std::optional<std::string> upsert_device_row(sql::Db& db, uint32_t idx, std::str
 // Duty rota rows (table `rota`).
 std::optional<std::string> insert_rota_rows(sql::Db& db, const std::vector<RotaRow>& rows);
 std::vector<RotaRow> load_rota_rows(sql::Db& db);
-
-// Packs the fixes with rowid in (meta.chunked_rowid, up to max_rows later]
-// into track_chunks and advances meta.chunked_rowid; runs inside the caller's
-// transaction. Exposed for tests and the `chunks rebuild` path.
-// With `proj`, each point also gets its projected x/y (TrackPoint::x_mm);
-// `packed` (if given) receives the number of fixes packed.
-std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
-                                             const geo::Projection* proj = nullptr, int64_t* packed = nullptr);
 
 // Retention (store.retention_days): deletes at most `max_rows` fixes with
 // t < cutoff_ms (oldest first, through the (t, device) index) and, once no

@@ -49,6 +49,8 @@ struct TrackPoint {
 
   static constexpr int64_t kNoXY = INT64_MIN;
   bool has_xy() const { return x_mm != kNoXY; }
+  // The projected position in metres (only when has_xy()): to_mm_grid's value.
+  geo::XY xy() const { return {static_cast<double>(x_mm) / 1000.0, static_cast<double>(y_mm) / 1000.0}; }
 
   double lat() const { return lat_e7 * 1e-7; }
   double lon() const { return lon_e7 * 1e-7; }

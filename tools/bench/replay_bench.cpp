@@ -254,6 +254,7 @@ void BM_StoreIngest(benchmark::State& state) {
         f.t = kT0 + static_cast<EpochMs>(k / kUnits) * kStepMs;
         f.lat = 52.6 + static_cast<double>(k % 997) * 1e-5;
         f.lon = -1.1 + static_cast<double>(k % 991) * 1e-5;
+        f.xy = live.projection().forward(pm::geo::LonLat{f.lon, f.lat});  // as the ingest path does
         job->fixes.push_back(f);
       }
       job->done = [&done](pm::PingJob& j, const pm::StoreResult&) { done += j.fixes.size(); };

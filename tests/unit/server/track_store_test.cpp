@@ -5,6 +5,7 @@
 #include <cmath>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "server/store/store.hpp"
 #include "server/store/track_chunk.hpp"
@@ -116,10 +117,12 @@ TEST(TrackChunk, RefusesMalformedBlobs) {
 }
 
 struct StoreRun {
-  StoreRun(const std::string& dir, LiveState& state) : live(state) {
+  // chunk_s 0: chunks only at stop, read back from `fixes` (the test decides
+  // what is tail); 1: packed every second from the writer's memory.
+  StoreRun(const std::string& dir, LiveState& state, unsigned chunk_s = 0) : live(state) {
     StoreOptions o;
     o.data_dir = dir;
-    o.track_chunk_s = 0;  // chunks only at stop: the test decides what is tail
+    o.track_chunk_s = chunk_s;
     store = Store::open(o, metrics);
     store->load(live);
     store->start(live, [](sql::Db&) {});
@@ -198,7 +201,18 @@ void expect_tracks_equal_scan(const std::string& dir, int64_t t0, int64_t t1, st
   }
 }
 
-TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
+int64_t scalar(sql::Db& db, std::string_view q) {
+  auto st = db.prepare(q);
+  EXPECT_EQ(st.step(), SQLITE_ROW);
+  return st.i64(0);
+}
+
+// Chunks packed at stop from the table (0) or every second from the writer's
+// memory (1): the same tracks, x/y included, as the plain scan with PROJ.
+class TrackStore : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
+  const unsigned chunk_s = GetParam();
   test::TempDir dir;
   std::mt19937 rng(42);
   const int64_t t0 = 1'763'800'000'000;  // fixes over 5 hours: chunks split at 1 h
@@ -224,7 +238,7 @@ TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   };
   {
     LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
-    StoreRun run(dir.path(), live);
+    StoreRun run(dir.path(), live, chunk_s);
     run.put(random_pings(1, false));  // registers U0..U3 as units 0..3 (one device each)
     for (const char* id : {"U0", "U1", "U2", "U3"}) {
       RawPing p;
@@ -241,17 +255,50 @@ TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
     b.lon = -0.8;
     run.put({b});
     live.link_device(*live.find_device("U0b"), DeviceKind::avl, *live.find_unit("U0"));
-    for (int k = 0; k < 6; ++k) run.put(random_pings(800, false));
+    for (int k = 0; k < 6; ++k) {
+      run.put(random_pings(800, false));
+      if (chunk_s) std::this_thread::sleep_for(std::chrono::milliseconds(400));  // some packed while running
+    }
     run.store->stop();  // packs everything into chunks
   }
   expect_tracks_equal_scan(dir.path(), t0, t1, rng, "after first run");
+  int64_t first_run_fixes = 0;
+  if (chunk_s) {
+    // Packed in several batches while running, not all at stop.
+    sql::Db db;
+    ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+    EXPECT_GE(scalar(db, "SELECT COUNT(DISTINCT batch) FROM track_chunks"), 3);
+    first_run_fixes = scalar(db, "SELECT COUNT(*) FROM fixes WHERE unit IS NOT NULL");
+    // An older database without chunks: the next run packs every fix from
+    // the table first, then continues from memory.
+    ASSERT_FALSE(db.exec("DELETE FROM track_chunks; DELETE FROM meta WHERE key IN "
+                         "('chunked_rowid', 'chunk_max_span_ms')").has_value());
+  }
   {
     LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
-    StoreRun run(dir.path(), live);
+    StoreRun run(dir.path(), live, chunk_s);
     live.link_device(*live.find_device("U0b"), DeviceKind::avl, *live.find_unit("U0"));
     for (int k = 0; k < 4; ++k) run.put(random_pings(700, true));  // late, into chunked hours; some duplicates
-    // Not stopped: these fixes are the unchunked tail.
+    // Not stopped: with chunk_s 0 these fixes are the unchunked tail.
     expect_tracks_equal_scan(dir.path(), t0, t1, rng, "with tail");
+    if (chunk_s) {  // and from memory once packed
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      for (int k = 0; k < 2; ++k) run.put(random_pings(300, true));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      expect_tracks_equal_scan(dir.path(), t0, t1, rng, "packed while running");
+      sql::Db db;
+      ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+      EXPECT_EQ(scalar(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='chunked_rowid'"),
+                scalar(db, "SELECT MAX(rowid) FROM fixes"));  // no tail left
+      // The first run's fixes (and what was committed before the backlog was
+      // packed) came back from the table; the 600 fixes put once that was done,
+      // from memory.
+      const uint64_t from_table = run.metrics.store_chunked_from_table.load();
+      EXPECT_GE(from_table, static_cast<uint64_t>(first_run_fixes));
+      EXPECT_EQ(run.metrics.store_chunked_fixes.load(),
+                static_cast<uint64_t>(scalar(db, "SELECT COUNT(*) FROM fixes WHERE unit IS NOT NULL")));
+      EXPECT_GT(run.metrics.store_chunked_fixes.load() - from_table, 500u);
+    }
     run.store->stop();
   }
   expect_tracks_equal_scan(dir.path(), t0, t1, rng, "after restart");
@@ -265,6 +312,8 @@ TEST(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   EXPECT_LE(st.i64(3), 3'600'000);             // no chunk spans more than an hour
 }
 
+INSTANTIATE_TEST_SUITE_P(PackedAtStopOrFromMemory, TrackStore, ::testing::Values(0u, 1u));
+
 // Stores the batches through a running Store (stopped after: every fix is
 // packed into chunks), then opens the database for direct reads.
 void store_then_open(const std::string& dir, std::initializer_list<const std::vector<RawPing>*> batches, sql::Db& db) {
@@ -275,12 +324,6 @@ void store_then_open(const std::string& dir, std::initializer_list<const std::ve
     run.store->stop();
   }
   ASSERT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
-}
-
-int64_t scalar(sql::Db& db, std::string_view q) {
-  auto st = db.prepare(q);
-  EXPECT_EQ(st.step(), SQLITE_ROW);
-  return st.i64(0);
 }
 
 TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
