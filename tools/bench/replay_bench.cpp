@@ -211,12 +211,13 @@ void BM_Positions(benchmark::State& state) {
 }
 BENCHMARK(BM_Positions)->Unit(benchmark::kMillisecond);
 
-// The store writer's ingest rate: 1,000,000 fixes of 2,000 units in jobs of
-// 1,000 (HTTP batches), committed as fast as the writer can; chunk_s = 1
-// packs every second (60x the default rate), 0 only at the end.
+// The store writer's ingest rate: 1,000,000 fixes of 2,000 or 100,000 units
+// (the UDP bench's fleet) in jobs of 1,000 (HTTP batches), committed as fast
+// as the writer can; chunk_s = 1 packs every second (60x the default rate),
+// 0 only at the end.
 void BM_StoreIngest(benchmark::State& state) {
   const unsigned chunk_s = static_cast<unsigned>(state.range(0));
-  constexpr uint32_t kUnits = 2000;
+  const uint32_t kUnits = static_cast<uint32_t>(state.range(1));
   constexpr size_t kFixes = 1'000'000, kBatch = 1000;
   for (auto _ : state) {
     state.PauseTiming();
@@ -274,7 +275,7 @@ void BM_StoreIngest(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFixes));
   state.SetLabel(chunk_s ? "chunks every second" : "chunking off (packed at stop)");
 }
-BENCHMARK(BM_StoreIngest)->Arg(0)->Arg(1)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StoreIngest)->Args({0, 2000})->Args({1, 2000})->Args({0, 100000})->Args({1, 100000})->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
@@ -285,7 +286,7 @@ int main(int argc, char** argv) {
           "replay_bench: server time of replay queries on stores built like the daemon's (issue 7).\n"
           "  BM_TrackQuery12h, BM_Track12h/0 (json), /2 (gpx): one unit's 12 h at 5 s, target < 5 ms\n"
           "  BM_Positions: positions at T of 1,000 units, target < 20 ms\n"
-          "  BM_StoreIngest/0, /1: store writer fixes/s with chunking off / every second\n"
+          "  BM_StoreIngest/0/U, /1/U: store writer fixes/s of U units with chunking off / every second\n"
           "Environment: REPLAY_BENCH_UNITS=500 REPLAY_BENCH_HOURS=12 REPLAY_BENCH_SNAPSHOT_UNITS=1000\n"
           "Stores are built in $TMPDIR (about 0.6 GB, removed at exit; progress on stderr).\n"
           "Google Benchmark flags follow.\n\n");
