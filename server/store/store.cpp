@@ -33,8 +33,9 @@ CREATE TABLE IF NOT EXISTS rota(
 CREATE TABLE IF NOT EXISTS dispatch_events(
   seq INTEGER PRIMARY KEY, t INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS track_chunks(
-  unit INTEGER NOT NULL, t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, batch INTEGER NOT NULL,
-  n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(unit, t_first, batch)) WITHOUT ROWID;
+  id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, t_first INTEGER NOT NULL, t_last INTEGER NOT NULL,
+  batch INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS track_chunks_unit_t ON track_chunks(unit, t_first, t_last);
 CREATE TABLE IF NOT EXISTS areas(
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', urban INTEGER,
   target TEXT, geometry TEXT NOT NULL);
@@ -239,6 +240,34 @@ std::vector<RotaRow> load_rota_rows(sql::Db& db) {
   return out;
 }
 
+namespace {
+
+// Track chunks were first a WITHOUT ROWID table keyed (unit, t_first, batch):
+// every packing then inserted one row per unit spread over the whole table,
+// dirtying (and writing to the WAL) nearly every page of it, so a large fleet's
+// ingest slowed down as the table grew. Now chunks are appended in rowid order
+// and only the small (unit, t_first, t_last) index takes the scattered inserts.
+// Chunks are derived from `fixes`: an older table is dropped and the next start
+// packs every fix again from the table (in slices, ping commits between them).
+std::optional<std::string> migrate_track_chunks(sql::Db& db) {
+  bool old_layout = false;
+  {
+    auto st = db.prepare("SELECT sql FROM sqlite_master WHERE type='table' AND name='track_chunks'");
+    if (!st.ok()) return st.error();
+    old_layout = st.step() == SQLITE_ROW && st.text(0).find("WITHOUT ROWID") != std::string::npos;
+  }
+  if (!old_layout) return std::nullopt;
+  log::info("store", "track chunks are rebuilt in the appended layout", {});
+  if (auto e = db.exec("BEGIN IMMEDIATE; DROP TABLE track_chunks; "
+                       "DELETE FROM meta WHERE key IN ('chunked_rowid', 'chunk_max_span_ms'); COMMIT")) {
+    db.exec("ROLLBACK");
+    return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_dir, SyncMode sync) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -247,6 +276,7 @@ std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_di
   if (auto e = db.exec("PRAGMA journal_mode=WAL")) return e;
   if (auto e = db.exec(sync == SyncMode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) return e;
   if (auto e = db.exec("PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=OFF")) return e;
+  if (auto e = migrate_track_chunks(db)) return "schema: " + *e;
   if (auto e = db.exec(kSchema)) return "schema: " + *e;
   return std::nullopt;
 }

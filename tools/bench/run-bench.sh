@@ -34,6 +34,7 @@
 #   BENCH_UDP_RATES="0 450000"  offered rates in pings/s, one run each (0: as fast as the
 #                          driver can send, which costs it most of a core)
 #   BENCH_UDP_DURATION     seconds per UDP run (default BENCH_DURATION)
+#   BENCH_UDP_SETS="k=v ..."  extra daemon settings for the UDP runs (e.g. store.track_chunk_s=0)
 #   BENCH_INGEST=0         skip the ingest runs (HTTP, UDP, Redis), e.g. to run one later section alone
 set -euo pipefail
 
@@ -219,7 +220,9 @@ if [[ "${BENCH_INGEST:-1}" != 0 ]]; then
   if [[ -n "$udp_formats" ]]; then
     stop_pid "$pm_pid"
     pm_pid=""
-    start_daemon "$work/data-udp"
+    udp_sets=()
+    for kv in ${BENCH_UDP_SETS:-}; do udp_sets+=(--set "$kv"); done
+    start_daemon "$work/data-udp" "${udp_sets[@]}"
     per_dg=${BENCH_UDP_PER_DATAGRAM:-10}
     warmed=0
     for f in $udp_formats; do

@@ -326,6 +326,48 @@ void store_then_open(const std::string& dir, std::initializer_list<const std::ve
   ASSERT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
 }
 
+// A database from before the appended chunk layout (WITHOUT ROWID, keyed by
+// unit): the store drops those derived chunks and packs every fix again.
+TEST(TrackStoreLayout, OldChunkTableIsRebuiltFromTheFixes) {
+  test::TempDir dir;
+  std::vector<RawPing> pings;
+  for (int i = 0; i < 90; ++i) {  // two units, a fix a minute for 45 minutes each
+    RawPing p;
+    p.device = i % 2 ? "A1" : "B2";
+    p.t = 1'763'800'000'000 + (i / 2) * 60'000;
+    p.lat = 52.6 + i * 1e-4;
+    p.lon = -0.8;
+    pings.push_back(p);
+  }
+  {
+    sql::Db old;
+    store_then_open(dir.path(), {&pings}, old);
+    // Make it look like the old layout: the table as it was, with one stale chunk.
+    ASSERT_FALSE(old.exec("DROP TABLE track_chunks; CREATE TABLE track_chunks(unit INTEGER NOT NULL, "
+                       "t_first INTEGER NOT NULL, t_last INTEGER NOT NULL, batch INTEGER NOT NULL, n INTEGER NOT NULL, "
+                       "data BLOB NOT NULL, PRIMARY KEY(unit, t_first, batch)) WITHOUT ROWID; "
+                       "INSERT INTO track_chunks VALUES(0, 1, 2, 3, 1, x'00')").has_value());
+  }
+  {
+    LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
+    StoreRun run(dir.path(), live, 1);
+    run.store->stop();
+    EXPECT_EQ(run.metrics.store_chunked_from_table.load(), 90u);
+  }
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='track_chunks' AND sql LIKE '%WITHOUT ROWID%'"), 0);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM track_chunks"), 2);  // one per unit: the stale chunk is gone
+  EXPECT_EQ(scalar(db, "SELECT SUM(n) FROM track_chunks"), 90);
+  EXPECT_EQ(scalar(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='chunked_rowid'"), 90);
+  // Read through the index: unit A1's 45 fixes in time order.
+  TrackQuery tq(db);
+  std::vector<TrackPoint> got;
+  ASSERT_TRUE(tq.load(1, 0, std::numeric_limits<int64_t>::max() / 2, got)) << tq.error();
+  ASSERT_EQ(got.size(), 45u);
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_EQ(got[i].t - got[i - 1].t, 60'000);
+}
+
 TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
   test::TempDir dir;
   const int64_t day = 86'400'000, now = 1'763'800'000'000, cutoff = now - 365 * day;
