@@ -11,6 +11,7 @@
 
 #include "geo/simplify.hpp"
 #include "server/core/time_format.hpp"
+#include "server/store/track_chunk.hpp"
 #include "server/dispatch/json.hpp"
 #include "server/store/track_query.hpp"
 
@@ -18,7 +19,6 @@ namespace pm {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-constexpr int64_t kChunkSpanMs = 3600 * 1000;  // as store.cpp packs chunks
 
 // Writes the decimal digits of v (>= 0) at p; returns the end.
 char* put_uint(char* p, uint64_t v) {

@@ -5,7 +5,6 @@
 namespace pm {
 namespace {
 
-constexpr int64_t kChunkSpanMs = 3600 * 1000;
 constexpr int64_t kFlagEmergency = 1;  // the `fixes.flags` bit
 
 // Row indexes grouped by unit (ascending), each unit's in time order with

@@ -56,6 +56,10 @@ struct TrackPoint {
   double lon() const { return lon_e7 * 1e-7; }
 };
 
+// The longest fix time one chunk spans: packing splits there, and queries
+// bound t_first by it (a chunk with fixes in [from, to] starts after from - it).
+constexpr int64_t kChunkSpanMs = 3600 * 1000;
+
 // Degrees to the stored 1e-7 integer (round half away from zero).
 int32_t to_e7(double deg);
 // Projected metres to whole millimetres (round half away from zero); kNoXY

@@ -4,7 +4,6 @@
 
 namespace pm {
 namespace {
-constexpr int64_t kChunkSpanMs = 3600 * 1000;  // as store.cpp packs them
 constexpr const char* kTailColumns = "SELECT rowid,t,lat,lon,speed,heading,accuracy,channel,flags,device,unit ";
 }  // namespace
 
