@@ -211,11 +211,12 @@ struct DeviceServer::Impl : std::enable_shared_from_this<DeviceServer::Impl> {
     }
   }
 
-  // The store's one index is UNIQUE(t, device), and the store writer is the
-  // bottleneck of UDP ingest: fixes inserted in time order go to the index's
-  // right edge instead of all over its last pages (+6-8 % durable pings/s in
-  // docs/performance.md). Sorting here costs the receive thread ~30 ns a ping,
-  // with buffers reused. Per device the order is the time order anyway.
+  // Time order per batch: the store writer sorts each group's keys into
+  // blocks (server/store/fix_keys.hpp), which is cheap on runs already in
+  // order. (It paid +6-8 % when the duplicate rule was a (t, device) index; in
+  // session 8 runs with and without it were within the run-to-run noise.)
+  // Sorting here costs the receive thread ~30 ns a ping, with buffers reused.
+  // Per device the order is the time order anyway.
   void sort_by_time(DecodedPings& b) {
     const size_t n = b.pings.size();
     if (n < 2) return;

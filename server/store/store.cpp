@@ -8,6 +8,7 @@
 
 #include "server/core/log.hpp"
 #include "server/store/chunk_writer.hpp"
+#include "server/store/fix_keys.hpp"
 #include "server/store/track_chunk.hpp"
 
 namespace pm {
@@ -23,7 +24,13 @@ CREATE TABLE IF NOT EXISTS devices(
 CREATE TABLE IF NOT EXISTS fixes(
   device INTEGER NOT NULL, unit INTEGER, t INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
   speed REAL, heading REAL, accuracy REAL, channel INTEGER NOT NULL, flags INTEGER NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS fixes_t_device ON fixes(t, device);
+CREATE TABLE IF NOT EXISTS fix_key_blocks(
+  id INTEGER PRIMARY KEY, k_first INTEGER NOT NULL, k_last INTEGER NOT NULL, n INTEGER NOT NULL,
+  rowid_lo INTEGER NOT NULL, rowid_hi INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS fix_key_blocks_k ON fix_key_blocks(k_first, k_last);
+CREATE TABLE IF NOT EXISTS fix_keys_wide(
+  t INTEGER NOT NULL, device INTEGER NOT NULL, fix INTEGER NOT NULL, PRIMARY KEY(t, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_tmax(device INTEGER PRIMARY KEY, t INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS live_checkpoint(
   unit INTEGER PRIMARY KEY, device INTEGER NOT NULL, t INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
   speed REAL, heading REAL, accuracy REAL, channel INTEGER NOT NULL, flags INTEGER NOT NULL);
@@ -104,16 +111,8 @@ constexpr int64_t kChunkBatchRows = 200000;
 }  // namespace
 
 std::variant<int64_t, std::string> delete_expired(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {
-  // The fix with the highest rowid stays even when expired: without it an
-  // emptied table would hand out rowids from 1 again, below meta's
-  // chunked_rowid and checkpoint_rowid, and new fixes would never be chunked.
-  auto del = db.prepare("DELETE FROM fixes WHERE rowid IN (SELECT rowid FROM fixes WHERE t < ? "
-                        "AND rowid < (SELECT MAX(rowid) FROM fixes) ORDER BY t LIMIT ?)");
-  if (!del.ok()) return del.error();
-  del.bind(1, cutoff_ms).bind(2, max_rows);
-  if (del.step() != SQLITE_DONE) return "retention: " + db.errmsg();
-  const int64_t deleted = db.changes();
-  if (deleted > 0) return deleted;
+  auto r = delete_expired_fixes(db, cutoff_ms, max_rows);
+  if (std::holds_alternative<std::string>(r) || std::get<int64_t>(r) > 0) return r;
   // Per unit through the primary key (unit, t_first): no scan of all chunks.
   // A chunk spans at most an hour, so t_first < cutoff bounds the range.
   auto units = db.prepare("SELECT DISTINCT unit FROM track_chunks");
@@ -278,6 +277,7 @@ std::optional<std::string> open_store_db(sql::Db& db, const std::string& data_di
   if (auto e = db.exec("PRAGMA cache_size=-131072; PRAGMA wal_autocheckpoint=8192; PRAGMA foreign_keys=OFF")) return e;
   if (auto e = migrate_track_chunks(db)) return "schema: " + *e;
   if (auto e = db.exec(kSchema)) return "schema: " + *e;
+  if (auto e = migrate_fix_keys(db)) return "schema: " + *e;
   return std::nullopt;
 }
 
@@ -293,14 +293,15 @@ std::unique_ptr<Store> Store::open(const StoreOptions& opt, Metrics& metrics) {
     st = s->db_.prepare(q);
     if (!st.ok()) throw std::runtime_error("prepare: " + st.error());
   };
-  prep(s->ins_fix_, "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) "
+  prep(s->ins_fix_, "INSERT INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) "
                     "VALUES(?,?,?,?,?,?,?,?,?,?)");
   {
-    std::string q = "INSERT OR IGNORE INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) VALUES";
+    std::string q = "INSERT INTO fixes(device,unit,t,lat,lon,speed,heading,accuracy,channel,flags) VALUES";
     for (size_t i = 0; i < kFixRows; ++i) q += i == 0 ? "(?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?)";
     prep(s->ins_fixes_, q);
   }
-  prep(s->fix_rowid_, "SELECT rowid FROM fixes WHERE t=? AND device=?");
+  prep(s->del_fix_, "DELETE FROM fixes WHERE rowid = ?");
+  if (auto e = s->keys_.open(s->db_)) throw std::runtime_error("fix keys: " + *e);
   prep(s->ins_unit_, "INSERT OR IGNORE INTO units(idx,id,type,status,skills,home_area) VALUES(?,?,?,?,?,?)");
   prep(s->data_version_st_, "PRAGMA data_version");
   prep(s->ins_device_, "INSERT INTO devices(idx,id,kind,unit_idx) VALUES(?,?,?,?) "
@@ -501,31 +502,6 @@ void Store::run() {
   }
 }
 
-// Some fixes of the chunk [first, first + kFixRows) were duplicates. The
-// statement's rows took consecutive rowids ending at the last insert rowid;
-// a fix was stored if its (t, device) row is one of those and no earlier fix
-// of the chunk has claimed it (a duplicate inside the chunk).
-std::optional<std::string> Store::mark_stored(PingJob& job, size_t first, int64_t inserted) {
-  const int64_t last = db_.last_rowid();
-  std::array<int64_t, kFixRows> claimed{};
-  size_t n_claimed = 0;
-  for (size_t j = 0; j < kFixRows && static_cast<int64_t>(n_claimed) < inserted; ++j) {
-    const Fix& f = job.fixes[first + j];
-    fix_rowid_.bind(1, f.t).bind(2, static_cast<int64_t>(f.device));
-    int rc = fix_rowid_.step();
-    const int64_t rowid = rc == SQLITE_ROW ? fix_rowid_.i64(0) : 0;
-    fix_rowid_.rewind();
-    if (rc != SQLITE_ROW) return "look up fix: " + db_.errmsg();
-    if (rowid <= last - inserted || rowid > last) continue;
-    if (std::find(claimed.begin(), claimed.begin() + static_cast<std::ptrdiff_t>(n_claimed), rowid) !=
-        claimed.begin() + static_cast<std::ptrdiff_t>(n_claimed))
-      continue;
-    claimed[n_claimed++] = rowid;
-    job.stored[first + j] = 1;
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string> Store::insert_pings(PingJob& job) {
   for (const auto& u : job.created.units) {
     ins_unit_.bind(1, static_cast<int64_t>(u.index)).bind(2, u.id).bind(3, u.fields.type)
@@ -542,27 +518,66 @@ std::optional<std::string> Store::insert_pings(PingJob& job) {
     ins_device_.reset();
     if (rc != SQLITE_DONE) return "insert device: " + db_.errmsg();
   }
+  // Which fixes are new is decided first (fix_keys.hpp); the new ones then go
+  // in kFixRows to a statement, consecutive rowids ending at the last one.
   job.stored.assign(job.fixes.size(), 0);
-  size_t i = 0;
-  for (; i + kFixRows <= job.fixes.size(); i += kFixRows) {
-    for (size_t j = 0; j < kFixRows; ++j) bind_fix(ins_fixes_, 1 + static_cast<int>(j * 10), job.fixes[i + j]);
+  fresh_.clear();
+  for (size_t i = 0; i < job.fixes.size(); ++i) {
+    auto c = keys_.claim(job.fixes[i]);
+    if (auto* e = std::get_if<std::string>(&c)) return *e;
+    switch (std::get<FixKeys::Claim>(c)) {
+      case FixKeys::Claim::kNew:
+        fresh_.push_back(i);
+        break;
+      case FixKeys::Claim::kDuplicate:
+        break;
+      case FixKeys::Claim::kWide:
+        if (auto e = insert_wide(job, i)) return e;
+        break;
+    }
+  }
+  size_t k = 0;
+  for (; k + kFixRows <= fresh_.size(); k += kFixRows) {
+    for (size_t j = 0; j < kFixRows; ++j) bind_fix(ins_fixes_, 1 + static_cast<int>(j * 10), job.fixes[fresh_[k + j]]);
     int rc = ins_fixes_.step();
     ins_fixes_.rewind();
     if (rc != SQLITE_DONE) return "insert fix: " + db_.errmsg();
-    const int64_t inserted = db_.changes();
-    if (inserted == static_cast<int64_t>(kFixRows)) {
-      std::fill_n(job.stored.begin() + static_cast<std::ptrdiff_t>(i), kFixRows, uint8_t{1});
-    } else if (auto e = mark_stored(job, i, inserted)) {
-      return e;
+    const int64_t first = db_.last_rowid() - static_cast<int64_t>(kFixRows) + 1;
+    for (size_t j = 0; j < kFixRows; ++j) {
+      job.stored[fresh_[k + j]] = 1;
+      keys_.add(job.fixes[fresh_[k + j]], first + static_cast<int64_t>(j));
     }
   }
-  for (; i < job.fixes.size(); ++i) {
-    bind_fix(ins_fix_, 1, job.fixes[i]);
+  for (; k < fresh_.size(); ++k) {
+    bind_fix(ins_fix_, 1, job.fixes[fresh_[k]]);
     int rc = ins_fix_.step();
     ins_fix_.reset();
     if (rc != SQLITE_DONE) return "insert fix: " + db_.errmsg();
-    job.stored[i] = db_.changes() > 0 ? 1 : 0;
+    job.stored[fresh_[k]] = 1;
+    keys_.add(job.fixes[fresh_[k]], db_.last_rowid());
   }
+  return std::nullopt;
+}
+
+// A fix outside the integer key's range: its row first, then its
+// (t, device) row naming it; taken already means a duplicate, and the fix's
+// row goes again.
+std::optional<std::string> Store::insert_wide(PingJob& job, size_t i) {
+  bind_fix(ins_fix_, 1, job.fixes[i]);
+  int rc = ins_fix_.step();
+  ins_fix_.reset();
+  if (rc != SQLITE_DONE) return "insert fix: " + db_.errmsg();
+  const int64_t rowid = db_.last_rowid();
+  auto fresh = keys_.insert_wide(job.fixes[i], rowid);
+  if (auto* e = std::get_if<std::string>(&fresh)) return *e;
+  if (std::get<bool>(fresh)) {
+    job.stored[i] = 1;
+    return std::nullopt;
+  }
+  del_fix_.bind(1, rowid);
+  rc = del_fix_.step();
+  del_fix_.reset();
+  if (rc != SQLITE_DONE) return "delete duplicate fix: " + db_.errmsg();
   return std::nullopt;
 }
 
@@ -587,19 +602,21 @@ std::optional<std::string> Store::write_checkpoint(bool all) {
     }
   }
   auto st = db_.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('checkpoint_rowid', (SELECT COALESCE(MAX(rowid),0) FROM fixes))");
-  if (st.step() != SQLITE_DONE || db_.exec("COMMIT")) {
+  if (st.step() != SQLITE_DONE || keys_.write_tmax() || db_.exec("COMMIT")) {
     std::string e = db_.errmsg();
     db_.exec("ROLLBACK");
     checkpoint_all_next_ = true;
     return e;
   }
   checkpoint_all_next_ = false;
+  keys_.tmax_written();
   return std::nullopt;
 }
 
 void Store::commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>>& group) {
   auto t0 = std::chrono::steady_clock::now();
   std::optional<std::string> failure = db_.exec("BEGIN IMMEDIATE");
+  keys_.begin_group();
   std::vector<std::optional<std::string>> write_errors(group.size());
   size_t pings = 0;
   for (size_t i = 0; i < group.size() && !failure; ++i) {
@@ -614,15 +631,18 @@ void Store::commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, Writ
       if (!failure) failure = db_.exec("RELEASE job");
     }
   }
+  if (!failure) failure = keys_.end_group();
   if (!failure) failure = db_.exec("COMMIT");
   if (failure) {
     db_.exec("ROLLBACK");
+    keys_.rolled_back();
     checkpoint_all_next_ = true;
     log::error("store", "group commit failed", {{"error", *failure}, {"pings", std::to_string(pings)}});
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics_.store_commit.observe(secs);
   metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
+  if (!failure) keys_.committed();
   if (!failure && chunks_.armed()) {
     for (auto& job : group)
       if (auto* pj = std::get_if<std::unique_ptr<PingJob>>(&job))

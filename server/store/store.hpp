@@ -3,11 +3,12 @@
 // by a single writer thread that group-commits whatever is queued.
 //
 // Why this shape (numbers in docs/performance.md): fixes are appended in
-// arrival order to a rowid table, which SQLite writes at ~1M rows/s; the only
-// index is UNIQUE(t, device). Pings arrive near real time, so that index
-// grows at its right edge and still takes 200-480k rows/s; it gives the exact
-// `duplicate` rule for free through INSERT OR IGNORE. A (device, t) clustered
-// key instead measured 28k rows/s because every row lands on a random page.
+// arrival order to a rowid table with no index, which SQLite writes at ~1M
+// rows/s. The exact `duplicate` rule is FixKeys (fix_keys.hpp): each device's
+// highest stored t in memory, and the keys written per group commit as sorted
+// blocks. It replaced a UNIQUE(t, device) index whose insert was a third of
+// the writer's time per ping. A (device, t) clustered key measured 28k rows/s
+// because every row lands on a random page.
 //
 // Durability: a job's `done` runs only after its transaction committed. With
 // synchronous=NORMAL a committed transaction is in the WAL file and survives
@@ -35,6 +36,7 @@
 #include "server/ingest/rota.hpp"
 #include "server/state/live_state.hpp"
 #include "server/store/chunk_writer.hpp"
+#include "server/store/fix_keys.hpp"
 #include "server/store/sqlite.hpp"
 #include "server/store/wal_checkpointer.hpp"
 
@@ -111,7 +113,7 @@ class Store {
   void run();
   void commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>>& group);
   std::optional<std::string> insert_pings(PingJob& job);
-  std::optional<std::string> mark_stored(PingJob& job, size_t first, int64_t inserted);
+  std::optional<std::string> insert_wide(PingJob& job, size_t i);
   std::optional<std::string> write_checkpoint(bool all);
   // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track
   // chunks in one transaction; sets `more` when fixes remain.
@@ -131,7 +133,9 @@ class Store {
   // kFixRows fixes per INSERT: one statement step per chunk instead of per
   // fix (measured 1.6x faster inserts); ins_fix_ takes the tail.
   static constexpr size_t kFixRows = 32;
-  sql::Stmt ins_fixes_, fix_rowid_;
+  sql::Stmt ins_fixes_, del_fix_;
+  FixKeys keys_;               // the duplicate rule (fix_keys.hpp); writer thread only
+  std::vector<size_t> fresh_;  // insert_pings: the new fixes of the job
   LiveState* live_ = nullptr;
   std::function<void(sql::Db&)> on_external_change_;
 
@@ -156,7 +160,8 @@ std::optional<std::string> insert_rota_rows(sql::Db& db, const std::vector<RotaR
 std::vector<RotaRow> load_rota_rows(sql::Db& db);
 
 // Retention (store.retention_days): deletes at most `max_rows` fixes with
-// t < cutoff_ms (oldest first, through the (t, device) index) and, once no
+// t < cutoff_ms (oldest first, through the key blocks: delete_expired_fixes)
+// and, once no
 // such fix remains, the track chunks that end before cutoff_ms. Run inside a
 // WriteJob, one small batch per job so ping commits interleave. Returns the
 // number of fixes deleted (0: nothing older is left) or an error.

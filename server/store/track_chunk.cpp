@@ -15,14 +15,6 @@ constexpr uint8_t kHasSpeed = 1, kHasHeading = 2, kHasAccuracy = 4, kHasXY = 8;
 constexpr int kFlagShift = 4;
 constexpr double kMaxMm = 1e12;  // 1,000 km beyond any CRS's extent; keeps deltas far from overflow
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
@@ -34,16 +26,7 @@ void put_f32(std::string& out, float f) {
 struct Reader {
   std::string_view s;
   size_t pos = 0;
-  bool get_varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= s.size()) return false;
-      auto b = static_cast<uint8_t>(s[pos++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  }
+  bool get_varint(uint64_t& v) { return pm::get_varint(s, pos, v); }
   bool get_u8(uint8_t& v) {
     if (pos >= s.size()) return false;
     v = static_cast<uint8_t>(s[pos++]);
@@ -64,6 +47,25 @@ bool fits_i32(int64_t v) {
 }
 
 }  // namespace
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view s, size_t& pos, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= s.size()) return false;
+    auto b = static_cast<uint8_t>(s[pos++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
 
 int32_t to_e7(double deg) { return static_cast<int32_t>(std::llround(deg * 1e7)); }
 

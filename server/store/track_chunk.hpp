@@ -73,6 +73,10 @@ geo::XY to_mm_grid(geo::XY p);
 // lon/lat (both kNoXY when either is unusable).
 void set_projected(TrackPoint& p, geo::XY xy);
 
+// LEB128 varints, shared by the blob formats of the store.
+void put_varint(std::string& out, uint64_t v);
+// Reads one at s[pos], advancing pos; false if it runs past the end.
+bool get_varint(std::string_view s, size_t& pos, uint64_t& v);
 // Appends the blob for `points` (already in time order) to `out`.
 void encode_track_chunk(const std::vector<TrackPoint>& points, std::string& out);
 // Appends the points of `blob` to `out`; false (and `out` unchanged) when the

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "tests/support/store_put.hpp"
+#include "server/store/fix_keys.hpp"
 #include "server/store/reader.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -45,6 +46,13 @@ RawPing ping(std::string_view dev, EpochMs t, double lat, double lon) {
   return p;
 }
 
+int64_t scalar(sql::Db& db, const std::string& q) {
+  auto st = db.prepare(q);
+  EXPECT_TRUE(st.ok()) << q;
+  EXPECT_EQ(st.step(), SQLITE_ROW) << q;
+  return st.i64(0);
+}
+
 int64_t count_fixes(const std::string& dir) {
   sql::Db db;
   EXPECT_FALSE(open_store_db(db, dir, SyncMode::normal).has_value());
@@ -53,7 +61,7 @@ int64_t count_fixes(const std::string& dir) {
   return st.i64(0);
 }
 
-TEST(Store, DuplicatesAreDetectedByTheIndex) {
+TEST(Store, DuplicatesAreDetectedByDeviceAndTime) {
   test::TempDir dir;
   Harness h(dir.path());
   h.start();
@@ -65,9 +73,26 @@ TEST(Store, DuplicatesAreDetectedByTheIndex) {
   EXPECT_EQ(count_fixes(dir.path()), 3);
 }
 
-// Fixes go in 32 to an INSERT; when some of a chunk are duplicates, which ones
-// were stored is worked out per fix. Random batches (duplicates inside a
-// chunk, across chunks and of earlier batches) against a set of stored keys.
+// The duplicate rule computed independently of the store: a set of stored
+// (device, t); the first of equal keys in a batch is the one stored.
+struct StoredKeys {
+  std::set<std::pair<std::string, EpochMs>> keys;
+  size_t rows = 0, dups = 0;
+  std::vector<uint8_t> expect(const std::vector<RawPing>& pings) {
+    std::vector<uint8_t> out;
+    for (const auto& p : pings) {
+      const bool fresh = keys.emplace(std::string(p.device), p.t).second;
+      out.push_back(fresh ? 1 : 0);
+      rows += fresh;
+      dups += !fresh;
+    }
+    return out;
+  }
+};
+
+// New fixes go in 32 to an INSERT; which of a batch are duplicates is decided
+// per fix before. Random batches (duplicates inside a chunk, across chunks and
+// of earlier batches) against the model.
 TEST(Store, DuplicatesInsideMultiRowInsertsAreFlaggedPerFix) {
   test::TempDir dir;
   Harness h(dir.path());
@@ -75,32 +100,156 @@ TEST(Store, DuplicatesInsideMultiRowInsertsAreFlaggedPerFix) {
   const uint32_t seed = std::random_device{}();
   std::printf("seed %u\n", seed);
   std::mt19937 rng(seed);
-  std::set<std::pair<std::string, EpochMs>> stored_keys;
-  size_t expect_rows = 0, dup_seen = 0;
+  StoredKeys model;
   for (int batch = 0; batch < 40; ++batch) {
     std::vector<RawPing> pings;
-    std::vector<uint8_t> expect;
-    std::set<std::pair<std::string, EpochMs>> in_batch;
     const size_t n = 1 + rng() % 200;
     for (size_t i = 0; i < n; ++i) {
       // Few devices and times, so duplicates are common. (RawPing holds a
       // view of the device id: the names must outlive the batch.)
       static const std::array<std::string, 7> kDevices = {"D0", "D1", "D2", "D3", "D4", "D5", "D6"};
-      const std::string& dev = kDevices[rng() % kDevices.size()];
-      EpochMs t = 1000 + static_cast<EpochMs>(rng() % 60);
-      pings.push_back(ping(dev, t, 52.6, -1.1));
-      auto key = std::make_pair(dev, t);
-      const bool fresh = !stored_keys.count(key) && in_batch.insert(key).second;
-      expect.push_back(fresh ? 1 : 0);
-      expect_rows += fresh;
-      dup_seen += !fresh;
+      pings.push_back(ping(kDevices[rng() % kDevices.size()], 1000 + static_cast<EpochMs>(rng() % 60), 52.6, -1.1));
     }
-    for (const auto& k : in_batch) stored_keys.insert(k);
+    const auto expect = model.expect(pings);
     ASSERT_EQ(h.put(pings), expect) << "batch " << batch;
   }
-  EXPECT_GT(dup_seen, 100u);
+  EXPECT_GT(model.dups, 100u);
   h.store->stop();
-  EXPECT_EQ(count_fixes(dir.path()), static_cast<int64_t>(expect_rows));
+  EXPECT_EQ(count_fixes(dir.path()), static_cast<int64_t>(model.rows));
+}
+
+// The rule without an index (fix_keys.hpp): each device's highest t in
+// memory, the keys in blocks, fixes before 1970 in fix_keys_wide. Random
+// batches against a set of stored keys, with restarts between them: one
+// restart keeps device_tmax and the checkpoint, another drops both so the
+// highest t per device is rebuilt from every fix.
+TEST(Store, DuplicateRuleHoldsAcrossRestartsKeyBlocksAndWideKeys) {
+  test::TempDir dir;
+  const uint32_t seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937 rng(seed);
+  static const std::array<std::string, 5> kDevices = {"D0", "D1", "D2", "D3", "D4"};
+  StoredKeys model;
+  size_t wide_seen = 0;
+  for (int round = 0; round < 3; ++round) {
+    if (round == 2) {
+      sql::Db db;
+      ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+      ASSERT_FALSE(db.exec("DELETE FROM device_tmax; DELETE FROM live_checkpoint; DELETE FROM meta").has_value());
+    }
+    Harness h(dir.path());
+    h.start();
+    for (int batch = 0; batch < 15; ++batch) {
+      std::vector<RawPing> pings;
+      const size_t n = 1 + rng() % 150;
+      // Times over ~3 s of key space (several blocks), a few before 1970.
+      for (size_t i = 0; i < n; ++i) {
+        EpochMs t = rng() % 10 == 0 ? -1000 - static_cast<EpochMs>(rng() % 5) : 1000 + static_cast<EpochMs>(rng() % 40) * 80;
+        wide_seen += t < 0;
+        pings.push_back(ping(kDevices[rng() % kDevices.size()], t, 52.6, -1.1));
+      }
+      const auto expect = model.expect(pings);
+      ASSERT_EQ(h.put(pings), expect) << "round " << round << " batch " << batch;
+    }
+    h.store->stop();
+  }
+  EXPECT_GT(model.dups, 300u);
+  EXPECT_GT(wide_seen, 50u);
+  EXPECT_EQ(count_fixes(dir.path()), static_cast<int64_t>(model.rows));
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  EXPECT_GT(scalar(db, "SELECT COUNT(*) FROM fix_key_blocks"), 3);
+  EXPECT_EQ(scalar(db, "SELECT SUM(n) FROM fix_key_blocks") + scalar(db, "SELECT COUNT(*) FROM fix_keys_wide"),
+            static_cast<int64_t>(model.rows));
+}
+
+// A database from before the key blocks: the UNIQUE(t, device) index's keys
+// become blocks, device_tmax and fix_keys_wide rows, and the index goes.
+TEST(StoreLayout, IndexedFixesMoveToKeyBlocks) {
+  test::TempDir dir;
+  {
+    sql::Db db;
+    ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+    ASSERT_FALSE(db.exec("DROP TABLE fix_key_blocks; DROP TABLE fix_keys_wide; DROP TABLE device_tmax; "
+                         "CREATE UNIQUE INDEX fixes_t_device ON fixes(t, device); "
+                         "INSERT INTO units(idx,id,type,status) VALUES(0,'A','car','available'),(1,'B','car','available'); "
+                         "INSERT INTO devices(idx,id,kind,unit_idx) VALUES(0,'A','avl',0),(1,'B','avl',1); "
+                         "INSERT INTO fixes(device,unit,t,lat,lon,channel,flags) VALUES"
+                         "(0,0,1000,52.6,-1.1,0,0),(0,0,2000,52.6,-1.1,0,0),(1,1,1500,52.6,-1.1,0,0),"
+                         "(0,0,-5000,52.6,-1.1,0,0)").has_value());
+  }
+  Harness h(dir.path());
+  {
+    sql::Db db;
+    ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='fixes_t_device'"), 0);
+    EXPECT_EQ(scalar(db, "SELECT SUM(n) FROM fix_key_blocks"), 3);
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM fix_keys_wide"), 1);
+    EXPECT_EQ(scalar(db, "SELECT t FROM device_tmax WHERE device = 0"), 2000);
+    EXPECT_EQ(scalar(db, "SELECT t FROM device_tmax WHERE device = 1"), 1500);
+  }
+  h.start();
+  EXPECT_EQ(h.put({ping("A", 1000, 1, 1), ping("A", -5000, 1, 1), ping("B", 1500, 1, 1), ping("A", 1500, 1, 1),
+                   ping("B", 1600, 1, 1), ping("A", 2000, 1, 1)}),
+            (std::vector<uint8_t>{0, 0, 0, 1, 1, 0}));
+  h.store->stop();
+  EXPECT_EQ(count_fixes(dir.path()), 6);
+}
+
+// Retention goes through the key blocks: every expired fix is deleted, and a
+// block once all its keys are expired, so an expired fix can be sent again.
+TEST(Store, RetentionDeletesExpiredFixesAndTheirKeyBlocks) {
+  test::TempDir dir;
+  {
+    Harness h(dir.path());
+    h.start();
+    std::vector<RawPing> pings;
+    for (int i = 0; i < 1000; ++i) pings.push_back(ping("A", 10 * i, 52.6, -1.1));  // 0 .. 9,990 ms
+    for (int i = 0; i < 11; ++i) pings.push_back(ping("B", 20000 + i, 52.6, -1.1));
+    pings.push_back(ping("B", -7000, 52.6, -1.1));  // fix_keys_wide
+    h.put(pings);
+    h.store->stop();
+  }
+  {
+    sql::Db db;
+    ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+    ASSERT_GE(scalar(db, "SELECT COUNT(*) FROM fix_key_blocks"), 10);  // a block spans under a second
+    int64_t total = 0;
+    for (int i = 0; i < 100; ++i) {
+      auto r = delete_expired(db, 5005, 100);
+      ASSERT_TRUE(std::holds_alternative<int64_t>(r)) << std::get<std::string>(r);
+      if (std::get<int64_t>(r) == 0) break;
+      EXPECT_LE(std::get<int64_t>(r), 100 + 64 * 4);
+      total += std::get<int64_t>(r);
+    }
+    EXPECT_EQ(total, 501 + 1);  // 0 .. 5,000 ms and the one before 1970
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM fixes WHERE t < 5005"), 0);
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM fixes"), 499 + 11);
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM fix_key_blocks WHERE k_last < " + std::to_string(int64_t{5005} << 21)), 0);
+    EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM fix_keys_wide"), 0);
+  }
+  Harness h(dir.path());
+  h.start();
+  // 100 ms: its block held only expired keys and is gone. 6,000 ms is stored.
+  EXPECT_EQ(h.put({ping("A", 100, 1, 1), ping("A", 6000, 1, 1), ping("B", -7000, 1, 1)}),
+            (std::vector<uint8_t>{1, 0, 1}));
+}
+
+TEST(FixKey, OrdersByTimeThenDeviceAndLeavesOutWhatDoesNotFit) {
+  EXPECT_EQ(fix_key(0, 0), 0);
+  EXPECT_EQ(fix_key(1, 0), int64_t{1} << 21);
+  EXPECT_EQ(fix_key(1, 5), (int64_t{1} << 21) + 5);
+  EXPECT_LT(*fix_key(1000, (1u << 21) - 1), *fix_key(1001, 0));
+  EXPECT_EQ(fix_key(-1, 0), std::nullopt);
+  EXPECT_EQ(fix_key(int64_t{1} << 42, 0), std::nullopt);
+  EXPECT_EQ(fix_key((int64_t{1} << 42) - 1, (1u << 21) - 1), INT64_MAX);
+  EXPECT_EQ(fix_key(1000, 1u << 21), std::nullopt);
+  std::string blob;
+  const std::vector<int64_t> keys = {3, 9, 10, int64_t{1} << 50};
+  encode_key_block(keys, blob);
+  for (int64_t k : keys) EXPECT_TRUE(key_block_contains(blob, k)) << k;
+  for (int64_t k : {0, 4, 11, 1 << 30}) EXPECT_FALSE(key_block_contains(blob, k)) << k;
+  EXPECT_FALSE(key_block_contains(blob.substr(0, blob.size() - 1), int64_t{1} << 50));  // cut short
 }
 
 // WAL checkpoints run on the checkpointer thread, not the writer, and keep the
