@@ -157,9 +157,9 @@ void FixKeys::begin_group() {
 std::variant<bool, std::string> FixKeys::stored_before(int64_t key) {
   find_blocks_.bind(1, key - kKeyBlockSpan).bind(2, key);
   bool found = false;
-  int rc;
-  while ((rc = find_blocks_.step()) == SQLITE_ROW && !found) found = key_block_contains(find_blocks_.blob(0), key);
-  const bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+  int rc = SQLITE_DONE;
+  while (!found && (rc = find_blocks_.step()) == SQLITE_ROW) found = key_block_contains(find_blocks_.blob(0), key);
+  const bool failed = !found && rc != SQLITE_DONE;
   find_blocks_.reset();
   if (failed) return "look up fix key: " + db_->errmsg();
   return found;
@@ -230,7 +230,8 @@ std::variant<int64_t, std::string> delete_expired_fixes(sql::Db& db, int64_t cut
   auto blocks = db.prepare("SELECT id, k_last, rowid_lo, rowid_hi FROM fix_key_blocks WHERE k_first < ? ORDER BY k_first LIMIT 64");
   auto del_fix = db.prepare("DELETE FROM fixes WHERE rowid = ?");
   auto del_wide = db.prepare("DELETE FROM fix_keys_wide WHERE t = ? AND device = ?");
-  auto del_range = db.prepare("DELETE FROM fixes WHERE rowid BETWEEN ? AND ? AND t < ?");
+  // Keyed fixes only: one outside the key range goes with its fix_keys_wide row.
+  auto del_range = db.prepare(std::string("DELETE FROM fixes WHERE rowid BETWEEN ? AND ? AND t < ? AND ") + kKeyedSql);
   auto del_block = db.prepare("DELETE FROM fix_key_blocks WHERE id = ?");
   for (auto* st : {&top, &wide, &blocks, &del_fix, &del_wide, &del_range, &del_block})
     if (!st->ok()) return "retention: " + st->error();

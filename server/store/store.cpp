@@ -519,7 +519,9 @@ std::optional<std::string> Store::insert_pings(PingJob& job) {
     if (rc != SQLITE_DONE) return "insert device: " + db_.errmsg();
   }
   // Which fixes are new is decided first (fix_keys.hpp); the new ones then go
-  // in kFixRows to a statement, consecutive rowids ending at the last one.
+  // in kFixRows to a statement. Rowids follow the job's order (a fix outside
+  // the key range flushes the new ones before it), as the chunk buffer and
+  // the table path of chunking expect.
   job.stored.assign(job.fixes.size(), 0);
   fresh_.clear();
   for (size_t i = 0; i < job.fixes.size(); ++i) {
@@ -532,10 +534,16 @@ std::optional<std::string> Store::insert_pings(PingJob& job) {
       case FixKeys::Claim::kDuplicate:
         break;
       case FixKeys::Claim::kWide:
+        if (auto e = insert_fresh(job)) return e;
         if (auto e = insert_wide(job, i)) return e;
         break;
     }
   }
+  return insert_fresh(job);
+}
+
+// Inserts the fixes listed in fresh_ (claimed new), then clears it.
+std::optional<std::string> Store::insert_fresh(PingJob& job) {
   size_t k = 0;
   for (; k + kFixRows <= fresh_.size(); k += kFixRows) {
     for (size_t j = 0; j < kFixRows; ++j) bind_fix(ins_fixes_, 1 + static_cast<int>(j * 10), job.fixes[fresh_[k + j]]);
@@ -556,6 +564,7 @@ std::optional<std::string> Store::insert_pings(PingJob& job) {
     job.stored[fresh_[k]] = 1;
     keys_.add(job.fixes[fresh_[k]], db_.last_rowid());
   }
+  fresh_.clear();
   return std::nullopt;
 }
 

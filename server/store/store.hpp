@@ -113,6 +113,7 @@ class Store {
   void run();
   void commit_group(std::vector<std::variant<std::unique_ptr<PingJob>, WriteJob>>& group);
   std::optional<std::string> insert_pings(PingJob& job);
+  std::optional<std::string> insert_fresh(PingJob& job);
   std::optional<std::string> insert_wide(PingJob& job, size_t i);
   std::optional<std::string> write_checkpoint(bool all);
   // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track

@@ -203,10 +203,10 @@ TEST(Store, RetentionDeletesExpiredFixesAndTheirKeyBlocks) {
   {
     Harness h(dir.path());
     h.start();
-    std::vector<RawPing> pings;
+    // Rowids follow this order; the last fix (the highest rowid) is kept.
+    std::vector<RawPing> pings = {ping("B", -7000, 52.6, -1.1)};  // fix_keys_wide
     for (int i = 0; i < 1000; ++i) pings.push_back(ping("A", 10 * i, 52.6, -1.1));  // 0 .. 9,990 ms
     for (int i = 0; i < 11; ++i) pings.push_back(ping("B", 20000 + i, 52.6, -1.1));
-    pings.push_back(ping("B", -7000, 52.6, -1.1));  // fix_keys_wide
     h.put(pings);
     h.store->stop();
   }
