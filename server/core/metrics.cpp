@@ -102,6 +102,9 @@ std::string Metrics::render() const {
           store_chunked_from_table.load());
   counter("patrolmap_store_wal_checkpoints_total", "WAL checkpoints run by the checkpointer thread.",
           store_wal_checkpoints.load());
+  counter("patrolmap_store_wal_checkpoint_frames_total",
+          "WAL frames (pages) the checkpointer thread copied into the database file.",
+          store_wal_checkpoint_frames.load());
   counter("patrolmap_store_wal_inline_checkpoints_total",
           "WAL checkpoints the writer ran itself because the checkpointer was far behind.",
           store_wal_inline_checkpoints.load());

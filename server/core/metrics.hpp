@@ -49,6 +49,7 @@ class Metrics {
   std::atomic<uint64_t> store_chunked_fixes{0};           // fixes packed into track chunks
   std::atomic<uint64_t> store_chunked_from_table{0};      // of those, read back from `fixes` (not from memory)
   std::atomic<uint64_t> store_wal_checkpoints{0};         // by the checkpointer thread
+  std::atomic<uint64_t> store_wal_checkpoint_frames{0};   // WAL frames those copied into the database
   std::atomic<uint64_t> store_wal_inline_checkpoints{0};  // by the writer, the checkpointer being far behind
   std::atomic<int64_t> live_units{0};
   std::atomic<int64_t> ws_clients{0};
