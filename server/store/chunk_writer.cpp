@@ -43,14 +43,17 @@ ChunkRow chunk_row(const Fix& f) {
   return r;
 }
 
-std::optional<std::string> write_chunk_rows(sql::Db& db, std::span<const ChunkRow> rows, int64_t lo, int64_t hi) {
-  std::vector<uint32_t> order;
-  order_by_unit_time(rows, order);
+namespace {
+
+// Inserts the chunks of rows[order[...]] (whole units, each in time order) as
+// batch `hi`; raises max_span to the longest chunk written.
+std::optional<std::string> insert_chunks(sql::Db& db, std::span<const ChunkRow> rows, std::span<const uint32_t> order,
+                                         int64_t hi, int64_t& max_span) {
+  if (order.empty()) return std::nullopt;
   auto ins = db.prepare("INSERT INTO track_chunks(unit,t_first,t_last,batch,n,data) VALUES(?,?,?,?,?,?)");
   if (!ins.ok()) return "chunk: " + ins.error();
   std::vector<TrackPoint> pts;
   std::string blob;
-  int64_t max_span = 0;
   for (size_t i = 0; i < order.size();) {
     const ChunkRow& head = rows[order[i]];
     size_t j = i;
@@ -69,6 +72,12 @@ std::optional<std::string> write_chunk_rows(sql::Db& db, std::span<const ChunkRo
     if (rc != SQLITE_DONE) return "chunk insert: " + db.errmsg();
     i = j;
   }
+  return std::nullopt;
+}
+
+// The packing of (lo, hi] is complete: chunked_rowid = hi, and
+// chunk_max_span_ms raised to max_span.
+std::optional<std::string> finish_packing(sql::Db& db, int64_t lo, int64_t hi, int64_t max_span) {
   auto st = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('chunked_rowid', ?)");
   st.bind(1, std::to_string(hi));
   if (st.step() != SQLITE_DONE) return "chunk meta: " + db.errmsg();
@@ -86,10 +95,35 @@ std::optional<std::string> write_chunk_rows(sql::Db& db, std::span<const ChunkRo
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<std::string> write_chunk_rows(sql::Db& db, std::span<const ChunkRow> rows, int64_t lo, int64_t hi) {
+  std::vector<uint32_t> order;
+  order_by_unit_time(rows, order);
+  int64_t max_span = 0;
+  if (auto e = insert_chunks(db, rows, order, hi, max_span)) return e;
+  return finish_packing(db, lo, hi, max_span);
+}
+
+std::optional<std::string> discard_open_chunks(sql::Db& db) {
+  auto st = db.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key='chunk_open_id'");
+  if (!st.ok()) return "chunk: " + st.error();
+  if (st.step() != SQLITE_ROW) return std::nullopt;
+  const int64_t below = st.i64(0);
+  // The batch test as well: only chunks no reader takes.
+  auto del = db.prepare("DELETE FROM track_chunks WHERE id > ? AND batch > "
+                        "(SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='chunked_rowid'), 0))");
+  del.bind(1, below);
+  if (del.step() != SQLITE_DONE) return "chunk discard: " + db.errmsg();
+  if (auto e = db.exec("DELETE FROM meta WHERE key='chunk_open_id'")) return "chunk discard: " + *e;
+  return std::nullopt;
+}
+
 std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool& more,
                                              const geo::Projection* proj, int64_t* packed) {
   more = false;
   if (packed) *packed = 0;
+  if (auto e = discard_open_chunks(db)) return e;
   int64_t lo = 0, top = 0;
   {
     auto st = db.prepare("SELECT (SELECT value FROM meta WHERE key='chunked_rowid'), (SELECT MAX(rowid) FROM fixes)");
@@ -133,30 +167,70 @@ std::optional<std::string> pack_track_chunks(sql::Db& db, int64_t max_rows, bool
 }
 
 void ChunkBuffer::arm(int64_t chunked_rowid) {
-  rows_.clear();
+  disarm();
   armed_ = true;
-  chunked_rowid_ = pending_rowid_ = chunked_rowid;
+  chunked_rowid_ = chunked_rowid;
 }
 
 void ChunkBuffer::disarm() {
   rows_.clear();
+  batch_.clear();
+  sealed_ = false;
   armed_ = false;
 }
 
-std::optional<std::string> ChunkBuffer::write(sql::Db& db) {
+std::optional<std::string> ChunkBuffer::seal(sql::Db& db) {
   auto st = db.prepare("SELECT MAX(rowid) FROM fixes");
   if (st.step() != SQLITE_ROW) return "chunk: " + db.errmsg();
   const int64_t top = st.is_null(0) ? 0 : st.i64(0);
-  pending_rowid_ = chunked_rowid_;
   if (top <= chunked_rowid_) return std::nullopt;  // nothing committed since
-  if (auto e = write_chunk_rows(db, rows_, chunked_rowid_, top)) return e;
-  pending_rowid_ = top;
+  batch_.swap(rows_);
+  rows_.clear();  // keeps the capacity of the packing before: no allocation per fix once warm
+  order_by_unit_time(batch_, order_);
+  next_ = pending_next_ = 0;
+  max_span_ = pending_span_ = 0;
+  hi_ = top;
+  sealed_ = true;
   return std::nullopt;
 }
 
-void ChunkBuffer::written() {
-  chunked_rowid_ = pending_rowid_;
-  rows_.clear();  // keeps its capacity: no allocation per fix once warm
+std::optional<std::string> ChunkBuffer::write_slice(sql::Db& db, size_t max_fixes, size_t& fixes) {
+  fixes = 0;
+  // Whole units from next_ on, at least one, until max_fixes would be passed.
+  size_t end = next_;
+  while (end < order_.size()) {
+    const uint32_t unit = batch_[order_[end]].unit;
+    size_t e = end;
+    while (e < order_.size() && batch_[order_[e]].unit == unit) ++e;
+    if (end > next_ && e - next_ > max_fixes) break;
+    end = e;
+  }
+  const bool last = end == order_.size();
+  if (next_ == 0 && !last) {
+    // Chunks above this id belong to a packing still open (discard_open_chunks).
+    if (auto e = db.exec("INSERT OR REPLACE INTO meta(key,value) VALUES('chunk_open_id', "
+                         "(SELECT COALESCE(MAX(id), 0) FROM track_chunks))"))
+      return "chunk meta: " + *e;
+  }
+  pending_span_ = max_span_;
+  if (auto e = insert_chunks(db, batch_, std::span(order_).subspan(next_, end - next_), hi_, pending_span_)) return e;
+  if (last) {
+    if (next_ > 0)
+      if (auto e = db.exec("DELETE FROM meta WHERE key='chunk_open_id'")) return "chunk meta: " + *e;
+    if (auto e = finish_packing(db, chunked_rowid_, hi_, pending_span_)) return e;
+  }
+  pending_next_ = end;
+  fixes = end - next_;
+  return std::nullopt;
+}
+
+void ChunkBuffer::slice_written() {
+  next_ = pending_next_;
+  max_span_ = pending_span_;
+  if (next_ < order_.size()) return;
+  sealed_ = false;
+  chunked_rowid_ = hi_;
+  batch_.clear();
 }
 
 }  // namespace pm

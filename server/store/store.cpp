@@ -150,17 +150,26 @@ void Store::arm_chunk_buffer() {
   else if (rc == SQLITE_DONE) chunks_.arm(0);  // no fix stored yet
 }
 
-std::optional<std::string> Store::flush_chunk_buffer() {
-  if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
-  const size_t n = chunks_.size();
-  auto e = chunks_.write(db_);
-  if (!e) e = db_.exec("COMMIT");
-  if (e) {
-    db_.exec("ROLLBACK");
-    return e;
+std::optional<std::string> Store::write_chunk_slices(bool seal, bool all) {
+  if (seal && !chunks_.sealed())
+    if (auto e = chunks_.seal(db_)) return e;
+  while (chunks_.sealed()) {
+    if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
+    size_t n = 0;
+    auto e = chunks_.write_slice(db_, opt_.track_chunk_slice_fixes, n);
+    if (!e) e = db_.exec("COMMIT");
+    if (e) {
+      db_.exec("ROLLBACK");
+      return e;
+    }
+    chunks_.slice_written();
+    metrics_.store_chunked_fixes.fetch_add(n, std::memory_order_relaxed);
+    // One slice a loop, so ping groups commit between them; all at stop, and
+    // when the next packing is already full (memory stays bounded).
+    if (!all && !chunks_.full()) break;
+    if (all && !chunks_.sealed())
+      if (auto e2 = chunks_.seal(db_)) return e2;  // at stop: also what came after the seal
   }
-  chunks_.written();
-  metrics_.store_chunked_fixes.fetch_add(n, std::memory_order_relaxed);
   return std::nullopt;
 }
 
@@ -430,9 +439,12 @@ void Store::run() {
   for (;;) {
     bool stop_now = false;
     {
+      // Chunk work left (a packing's next slice, a backlog) does not wait
+      // for pings: idle, it would take a second a slice.
+      const bool more_chunks = chunks_.sealed() || (chunk_timer && chunk_backlog);
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, std::min(next_checkpoint, clock::now() + std::chrono::seconds(1)),
-                     [&] { return stopping_ || !queue_.empty(); });
+                     [&] { return stopping_ || !queue_.empty() || more_chunks; });
       size_t pings = 0;
       while (!queue_.empty()) {
         auto& front = queue_.front();
@@ -469,11 +481,13 @@ void Store::run() {
     }
     // One bounded chunk transaction per loop: a backlog (after a restart) is
     // packed in slices with ping groups committed between them.
-    if ((chunk_timer && (chunk_backlog || chunks_.full() || clock::now() >= next_chunk)) || stop_now) {
-      next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
+    if ((chunk_timer && (chunk_backlog || chunks_.sealed() || chunks_.full() || clock::now() >= next_chunk)) ||
+        stop_now) {
       if (chunks_.armed()) {
         // The fixes committed since the last packing, from memory.
-        if (auto e = flush_chunk_buffer()) {
+        const bool seal = !chunks_.sealed() && (stop_now || chunks_.full() || clock::now() >= next_chunk);
+        if (seal) next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
+        if (auto e = write_chunk_slices(seal, stop_now)) {
           log::error("store", "track chunks failed", {{"error", *e}});
           chunks_.disarm();  // the table path packs them, from chunked_rowid
           chunk_backlog = true;
@@ -486,6 +500,7 @@ void Store::run() {
             failed = true;
           }
         } while (stop_now && more);
+        next_chunk = clock::now() + std::chrono::seconds(opt_.track_chunk_s);
         chunk_backlog = more;
         // Caught up: chunked_rowid is the highest fix rowid, and no commit
         // has run since, so from here the writer's memory has every new fix.

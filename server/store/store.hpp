@@ -54,6 +54,9 @@ struct StoreOptions {
   // Seconds between packing newly stored fixes into per-unit track chunks
   // (store.track_chunk_s; 0 = only at stop, for tests).
   unsigned track_chunk_s = 60;
+  // Fixes per chunk-writing transaction (whole units; ChunkBuffer): a packing
+  // is written in slices with ping groups committed between them.
+  size_t track_chunk_slice_fixes = 65536;
   // Retention (store.retention_days; 0 = keep forever): every
   // retention_check_s the writer deletes expired fixes, at most
   // retention_batch_rows per transaction, one transaction per loop.
@@ -121,8 +124,10 @@ class Store {
   std::optional<std::string> write_chunks(bool& more);
   // Arms chunks_ at meta.chunked_rowid (call only when nothing is left to pack).
   void arm_chunk_buffer();
-  // Writes chunks_ in one transaction.
-  std::optional<std::string> flush_chunk_buffer();
+  // From chunks_: seals a packing when `seal`, then writes one slice of the
+  // sealed packing (all of it when `all`, or when the next one is already
+  // full), a transaction each.
+  std::optional<std::string> write_chunk_slices(bool seal, bool all);
   // One retention batch in its own transaction; true when it deleted fixes
   // (more may remain).
   bool delete_expired_batch();

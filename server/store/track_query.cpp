@@ -19,8 +19,10 @@ TrackQuery::TrackQuery(sql::Db& db, const geo::Projection* proj) : db_(db), proj
     return;
   }
   if (st.step() == SQLITE_ROW) chunked_rowid_ = std::stoll(st.text(0));
+  // batch <= chunked_rowid: not the chunks of a packing whose slices are
+  // still being written (their fixes are in the tail; chunk_writer.hpp).
   chunks_ = db_.prepare("SELECT batch,data FROM track_chunks WHERE unit=? AND t_first BETWEEN ? AND ? "
-                        "AND t_last >= ? ORDER BY t_first");
+                        "AND t_last >= ? AND batch <= ? ORDER BY t_first");
   // NOT INDEXED: the tail is found by rowid range, never by the (t, device)
   // index, which would walk every unit's fixes in the window.
   tail_ = db_.prepare(std::string(kTailColumns) +
@@ -75,7 +77,7 @@ bool TrackQuery::merge(uint32_t unit, int64_t from, int64_t to,
   out.clear();
   scratch_.clear();
   keys_.clear();
-  chunks_.bind(1, static_cast<int64_t>(unit)).bind(2, from - kChunkSpanMs).bind(3, to).bind(4, from);
+  chunks_.bind(1, static_cast<int64_t>(unit)).bind(2, from - kChunkSpanMs).bind(3, to).bind(4, from).bind(5, chunked_rowid_);
   int rc;
   while ((rc = chunks_.step()) == SQLITE_ROW) {
     const size_t first = scratch_.size();

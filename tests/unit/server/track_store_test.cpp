@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "server/store/chunk_writer.hpp"
 #include "server/store/store.hpp"
 #include "server/store/track_chunk.hpp"
 #include "server/store/track_query.hpp"
@@ -118,11 +119,14 @@ TEST(TrackChunk, RefusesMalformedBlobs) {
 
 struct StoreRun {
   // chunk_s 0: chunks only at stop, read back from `fixes` (the test decides
-  // what is tail); 1: packed every second from the writer's memory.
-  StoreRun(const std::string& dir, LiveState& state, unsigned chunk_s = 0) : live(state) {
+  // what is tail); 1: packed every second from the writer's memory, in
+  // transactions of about slice_fixes fixes (whole units).
+  StoreRun(const std::string& dir, LiveState& state, unsigned chunk_s = 0, size_t slice_fixes = 65536)
+      : live(state) {
     StoreOptions o;
     o.data_dir = dir;
     o.track_chunk_s = chunk_s;
+    o.track_chunk_slice_fixes = slice_fixes;
     store = Store::open(o, metrics);
     store->load(live);
     store->start(live, [](sql::Db&) {});
@@ -207,12 +211,14 @@ int64_t scalar(sql::Db& db, std::string_view q) {
   return st.i64(0);
 }
 
-// Chunks packed at stop from the table (0) or every second from the writer's
-// memory (1): the same tracks, x/y included, as the plain scan with PROJ.
+// Chunks packed at stop from the table (0), every second from the writer's
+// memory (1), or so in slices of one unit each (2): the same tracks, x/y
+// included, as the plain scan with PROJ.
 class TrackStore : public ::testing::TestWithParam<unsigned> {};
 
 TEST_P(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
-  const unsigned chunk_s = GetParam();
+  const unsigned chunk_s = GetParam() == 0 ? 0 : 1;
+  const size_t slice_fixes = GetParam() == 2 ? 7 : 65536;
   test::TempDir dir;
   std::mt19937 rng(42);
   const int64_t t0 = 1'763'800'000'000;  // fixes over 5 hours: chunks split at 1 h
@@ -238,7 +244,7 @@ TEST_P(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   };
   {
     LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
-    StoreRun run(dir.path(), live, chunk_s);
+    StoreRun run(dir.path(), live, chunk_s, slice_fixes);
     run.put(random_pings(1, false));  // registers U0..U3 as units 0..3 (one device each)
     for (const char* id : {"U0", "U1", "U2", "U3"}) {
       RawPing p;
@@ -276,7 +282,7 @@ TEST_P(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   }
   {
     LiveState live{*geo::Projection::create("EPSG:27700"), LonLatBox{}};
-    StoreRun run(dir.path(), live, chunk_s);
+    StoreRun run(dir.path(), live, chunk_s, slice_fixes);
     live.link_device(*live.find_device("U0b"), DeviceKind::avl, *live.find_unit("U0"));
     for (int k = 0; k < 4; ++k) run.put(random_pings(700, true));  // late, into chunked hours; some duplicates
     // Not stopped: with chunk_s 0 these fixes are the unchunked tail.
@@ -312,7 +318,7 @@ TEST_P(TrackStore, TracksEqualThePlainScanWithLateFixesAndRestarts) {
   EXPECT_LE(st.i64(3), 3'600'000);             // no chunk spans more than an hour
 }
 
-INSTANTIATE_TEST_SUITE_P(PackedAtStopOrFromMemory, TrackStore, ::testing::Values(0u, 1u));
+INSTANTIATE_TEST_SUITE_P(PackedAtStopOrFromMemory, TrackStore, ::testing::Values(0u, 1u, 2u));
 
 // Stores the batches through a running Store (stopped after: every fix is
 // packed into chunks), then opens the database for direct reads.
@@ -366,6 +372,133 @@ TEST(TrackStoreLayout, OldChunkTableIsRebuiltFromTheFixes) {
   ASSERT_TRUE(tq.load(1, 0, std::numeric_limits<int64_t>::max() / 2, got)) << tq.error();
   ASSERT_EQ(got.size(), 45u);
   for (size_t i = 1; i < got.size(); ++i) EXPECT_EQ(got[i].t - got[i - 1].t, 60'000);
+}
+
+// The stored fixes with a unit, from rowid `after` on, as the writer holds
+// them after commit (x/y projected as on ingest).
+std::vector<Fix> stored_fixes(sql::Db& db, int64_t after, const geo::Projection& proj) {
+  auto st = db.prepare("SELECT device,unit,t,lat,lon,speed,heading,accuracy,channel,flags FROM fixes "
+                       "WHERE rowid > ? AND unit IS NOT NULL ORDER BY rowid");
+  st.bind(1, after);
+  std::vector<Fix> out;
+  while (st.step() == SQLITE_ROW) {
+    Fix f;
+    f.device = static_cast<uint32_t>(st.i64(0));
+    f.unit = static_cast<uint32_t>(st.i64(1));
+    f.t = st.i64(2);
+    f.lat = st.f64(3);
+    f.lon = st.f64(4);
+    f.xy = proj.forward(geo::LonLat{f.lon, f.lat});
+    f.speed_mps = static_cast<float>(st.f64_or_nan(5));
+    f.heading_deg = static_cast<float>(st.f64_or_nan(6));
+    f.accuracy_m = static_cast<float>(st.f64_or_nan(7));
+    f.channel = static_cast<Channel>(st.i64(8));
+    f.emergency = st.i64(9) & 1;
+    out.push_back(f);
+  }
+  return out;
+}
+
+// A packing written in slices: until its last slice commits, readers take
+// none of its chunks (chunked_rowid stays), and a packing cut short (a crash
+// between slices) is dropped and packed again from the table at the next
+// start, so every fix ends up in exactly one chunk.
+TEST(TrackStoreLayout, PackingInSlicesShowsOnlyWhenCompleteAndIsRedoneIfCutShort) {
+  test::TempDir dir;
+  const int64_t t0 = 1'763'800'000'000;
+  std::vector<std::string> ids = {"S0", "S1", "S2", "S3"};
+  std::vector<RawPing> pings;
+  for (int i = 0; i < 500; ++i) {  // four units, a fix every 8 s each, over ~17 minutes
+    RawPing p;
+    p.device = ids[i % ids.size()];
+    p.t = t0 + i * 2'000;
+    p.lat = 52.6 + i * 1e-5;
+    p.lon = -0.8 - i * 1e-5;
+    p.speed_mps = 3.5f;
+    pings.push_back(p);
+  }
+  auto owned = std::make_unique<sql::Db>();
+  store_then_open(dir.path(), {&pings}, *owned);
+  sql::Db* db = owned.get();
+  // As a database whose fixes were never packed: every fix is tail.
+  ASSERT_FALSE(db->exec("DELETE FROM track_chunks; DELETE FROM meta WHERE key IN "
+                       "('chunked_rowid', 'chunk_max_span_ms')").has_value());
+  const auto bng = *geo::Projection::create("EPSG:27700");
+  const int64_t with_unit = scalar(*db, "SELECT COUNT(*) FROM fixes WHERE unit IS NOT NULL");
+  ASSERT_EQ(with_unit, 500);
+  auto chunked_rowid = [&] {
+    return scalar(*db, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='chunked_rowid'), 0)");
+  };
+  auto chunk_fixes = [&] { return scalar(*db, "SELECT COALESCE(SUM(n), 0) FROM track_chunks"); };
+  auto open_marks = [&] { return scalar(*db, "SELECT COUNT(*) FROM meta WHERE key='chunk_open_id'"); };
+
+  // Slices of at most 150 fixes, whole units (125 fixes each): one unit a slice.
+  ChunkBuffer buf;
+  buf.arm(0);
+  for (const Fix& f : stored_fixes(*db, 0, bng)) buf.add(f);
+  ASSERT_FALSE(buf.seal(*db).has_value());
+  ASSERT_TRUE(buf.sealed());
+  EXPECT_EQ(buf.size(), 0u);  // what comes next goes to the next packing
+  int slices = 0;
+  int64_t written = 0;
+  while (buf.sealed()) {
+    ASSERT_FALSE(db->exec("BEGIN IMMEDIATE").has_value());
+    size_t n = 0;
+    ASSERT_FALSE(buf.write_slice(*db, 150, n).has_value());
+    ASSERT_FALSE(db->exec("COMMIT").has_value());
+    buf.slice_written();
+    ++slices;
+    written += static_cast<int64_t>(n);
+    EXPECT_EQ(n, 125u);
+    EXPECT_EQ(chunk_fixes(), written);
+    if (buf.sealed()) {
+      EXPECT_EQ(chunked_rowid(), 0) << "after slice " << slices;  // not visible yet
+      EXPECT_EQ(open_marks(), 1);
+      std::vector<TrackPoint> got;
+      TrackQuery tq(*db, nullptr);
+      for (uint32_t u = 0; u < 4; ++u) {
+        ASSERT_TRUE(tq.load(u, t0, t0 + 3'600'000, got)) << tq.error();
+        EXPECT_EQ(got.size(), 125u);  // each fix once
+      }
+    }
+  }
+  EXPECT_EQ(slices, 4);
+  EXPECT_EQ(written, with_unit);
+  EXPECT_EQ(chunked_rowid(), scalar(*db, "SELECT MAX(rowid) FROM fixes"));
+  EXPECT_EQ(open_marks(), 0);
+
+  // Again from scratch, cut short after two slices (the process dies).
+  ASSERT_FALSE(db->exec("DELETE FROM track_chunks; DELETE FROM meta WHERE key IN "
+                       "('chunked_rowid', 'chunk_max_span_ms')").has_value());
+  {
+    ChunkBuffer cut;
+    cut.arm(0);
+    for (const Fix& f : stored_fixes(*db, 0, bng)) cut.add(f);
+    ASSERT_FALSE(cut.seal(*db).has_value());
+    for (int k = 0; k < 2; ++k) {
+      ASSERT_FALSE(db->exec("BEGIN IMMEDIATE").has_value());
+      size_t n = 0;
+      ASSERT_FALSE(cut.write_slice(*db, 150, n).has_value());
+      ASSERT_FALSE(db->exec("COMMIT").has_value());
+      cut.slice_written();
+    }
+  }
+  EXPECT_EQ(chunk_fixes(), 250);
+  EXPECT_EQ(chunked_rowid(), 0);
+  owned.reset();
+  {
+    LiveState live{bng, LonLatBox{}};
+    StoreRun run(dir.path(), live, 1, 150);  // the table path at start packs the backlog
+    run.store->stop();
+  }
+  owned = std::make_unique<sql::Db>();
+  db = owned.get();
+  ASSERT_FALSE(open_store_db(*db, dir.path(), SyncMode::normal).has_value());
+  EXPECT_EQ(chunk_fixes(), with_unit);  // every fix in exactly one chunk: the cut packing's chunks are gone
+  EXPECT_EQ(open_marks(), 0);
+  EXPECT_EQ(chunked_rowid(), scalar(*db, "SELECT MAX(rowid) FROM fixes"));
+  std::mt19937 rng(7);
+  expect_tracks_equal_scan(dir.path(), t0, t0 + 1'000'000, rng, "after a cut packing");
 }
 
 TEST(Retention, DeletesOldFixesAndChunksInBatchesAndKeepsRecentOnes) {
