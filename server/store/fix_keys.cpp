@@ -100,10 +100,7 @@ std::optional<std::string> FixKeys::open(sql::Db& db) {
     int64_t& m = tmax(device);
     if (st.i64(1) > m) {
       m = st.i64(1);
-      if (!is_dirty_[device]) {
-        is_dirty_[device] = 1;
-        dirty_.push_back(device);
-      }
+      mark_dirty(device);
     }
   }
   return std::nullopt;
@@ -178,10 +175,7 @@ std::variant<FixKeys::Claim, std::string> FixKeys::claim(const Fix& f) {
   } else {
     undo_.emplace_back(f.device, m);
     m = f.t;
-    if (!is_dirty_[f.device]) {
-      is_dirty_[f.device] = 1;
-      dirty_.push_back(f.device);
-    }
+    mark_dirty(f.device);
   }
   group_insert(*k);
   return Claim::kNew;
@@ -208,19 +202,31 @@ void FixKeys::rolled_back() {
   undo_.clear();
 }
 
-std::optional<std::string> FixKeys::write_tmax() {
-  for (uint32_t device : dirty_) {
+void FixKeys::mark_dirty(uint32_t device) {
+  if (is_dirty_[device]) return;
+  is_dirty_[device] = 1;
+  dirty_.push_back(device);
+}
+
+std::vector<uint32_t> FixKeys::take_dirty() {
+  for (uint32_t device : dirty_) is_dirty_[device] = 0;
+  std::vector<uint32_t> out;
+  out.swap(dirty_);
+  return out;
+}
+
+void FixKeys::mark_dirty(std::span<const uint32_t> devices) {
+  for (uint32_t device : devices) mark_dirty(device);
+}
+
+std::optional<std::string> FixKeys::write_tmax(std::span<const uint32_t> devices) {
+  for (uint32_t device : devices) {
     put_tmax_.bind(1, static_cast<int64_t>(device)).bind(2, tmax_[device]);
     int rc = put_tmax_.step();
     put_tmax_.reset();
     if (rc != SQLITE_DONE) return "device_tmax: " + db_->errmsg();
   }
   return std::nullopt;
-}
-
-void FixKeys::tmax_written() {
-  for (uint32_t device : dirty_) is_dirty_[device] = 0;
-  dirty_.clear();
 }
 
 std::variant<int64_t, std::string> delete_expired_fixes(sql::Db& db, int64_t cutoff_ms, int64_t max_rows) {

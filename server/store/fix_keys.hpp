@@ -75,10 +75,14 @@ class FixKeys {
   void committed();
   // After ROLLBACK: device_tmax back to what it was before the group.
   void rolled_back();
-  // Writes device_tmax for the devices changed since tmax_written(); inside
-  // the live checkpoint's transaction, then tmax_written() after its COMMIT.
-  std::optional<std::string> write_tmax();
-  void tmax_written();
+  // The devices whose highest t changed since the last take (the live
+  // checkpoint writes them to device_tmax, in slices); mark_dirty() puts
+  // them back when that checkpoint fails.
+  std::vector<uint32_t> take_dirty();
+  void mark_dirty(std::span<const uint32_t> devices);
+  // Writes device_tmax for `devices` (their current highest t); inside the
+  // caller's transaction, between groups.
+  std::optional<std::string> write_tmax(std::span<const uint32_t> devices);
 
  private:
   bool group_has(int64_t key) const;
@@ -86,6 +90,7 @@ class FixKeys {
   void place(int64_t key);
   std::variant<bool, std::string> stored_before(int64_t key);
   int64_t& tmax(uint32_t device);
+  void mark_dirty(uint32_t device);
 
   sql::Stmt ins_block_, find_blocks_, ins_wide_, put_tmax_;
   std::vector<int64_t> tmax_;                     // by device; INT64_MIN: none stored

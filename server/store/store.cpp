@@ -439,12 +439,12 @@ void Store::run() {
   for (;;) {
     bool stop_now = false;
     {
-      // Chunk work left (a packing's next slice, a backlog) does not wait
-      // for pings: idle, it would take a second a slice.
-      const bool more_chunks = chunks_.sealed() || (chunk_timer && chunk_backlog);
+      // Work left in slices (a packing, a chunk backlog, a live checkpoint)
+      // does not wait for pings: idle, it would take a second a slice.
+      const bool more_work = chunks_.sealed() || (chunk_timer && chunk_backlog) || ckpt_.open;
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, std::min(next_checkpoint, clock::now() + std::chrono::seconds(1)),
-                     [&] { return stopping_ || !queue_.empty() || more_chunks; });
+                     [&] { return stopping_ || !queue_.empty() || more_work; });
       size_t pings = 0;
       while (!queue_.empty()) {
         auto& front = queue_.front();
@@ -470,10 +470,16 @@ void Store::run() {
         if (on_external_change_) on_external_change_(db_);
       }
     }
-    bool checkpoint_due = clock::now() >= next_checkpoint || stop_now;
-    if (checkpoint_due) {
+    // The live checkpoint, a slice a loop; all of it (and one more covering
+    // everything) at stop.
+    if (!ckpt_.open && (clock::now() >= next_checkpoint || stop_now)) {
       next_checkpoint = clock::now() + std::chrono::seconds(opt_.snapshot_interval_s);
-      if (auto e = write_checkpoint(checkpoint_all_next_)) log::error("store", "checkpoint failed", {{"error", *e}});
+      begin_checkpoint(checkpoint_all_next_);
+    }
+    for (int round = 0; ckpt_.open;) {
+      if (auto e = write_checkpoint_slice()) log::error("store", "checkpoint failed", {{"error", *e}});
+      if (!stop_now) break;
+      if (!ckpt_.open && round++ == 0) begin_checkpoint(checkpoint_all_next_);
     }
     if (!group.empty()) {
       commit_group(group);
@@ -605,35 +611,56 @@ std::optional<std::string> Store::insert_wide(PingJob& job, size_t i) {
   return std::nullopt;
 }
 
-std::optional<std::string> Store::write_checkpoint(bool all) {
-  // Called between transactions: live state reflects exactly the fixes up to
-  // the last committed rowid, because `done` callbacks ran on this thread.
-  std::vector<UnitRecord> units = all ? live_->units_view() : live_->take_changed_units();
+void Store::begin_checkpoint(bool all) {
+  // Between transactions: live state reflects exactly the fixes up to the
+  // last committed rowid, because `done` callbacks ran on this thread.
+  ckpt_.units = all ? live_->units_view() : live_->take_changed_units();
   if (all) live_->take_changed_units();
-  if (auto e = db_.exec("BEGIN IMMEDIATE")) return e;
-  for (const auto& u : units) {
+  ckpt_.devices = keys_.take_dirty();
+  ckpt_.next_unit = ckpt_.next_device = 0;
+  auto st = db_.prepare("SELECT COALESCE(MAX(rowid), 0) FROM fixes");
+  ckpt_.rowid = st.step() == SQLITE_ROW ? st.i64(0) : 0;
+  ckpt_.open = true;
+  checkpoint_all_next_ = false;
+}
+
+std::optional<std::string> Store::write_checkpoint_slice() {
+  auto fail = [&](std::string e) {
+    db_.exec("ROLLBACK");
+    // What this checkpoint took is written by the next one, which takes all units.
+    keys_.mark_dirty(ckpt_.devices);
+    checkpoint_all_next_ = true;
+    ckpt_.open = false;
+    return e;
+  };
+  if (auto e = db_.exec("BEGIN IMMEDIATE")) return fail(*e);
+  size_t budget = std::max<size_t>(opt_.checkpoint_slice_rows, 1);
+  for (; budget > 0 && ckpt_.next_unit < ckpt_.units.size(); ++ckpt_.next_unit) {
+    const UnitRecord& u = ckpt_.units[ckpt_.next_unit];
     if (!u.has_fix) continue;
     // live_checkpoint's key is the unit; the fix's own unit column is that key.
     bind_fix(ins_snap_, 1, u.last);
     ins_snap_.bind(1, static_cast<int64_t>(u.index)).bind(2, static_cast<int64_t>(u.last.device));
     int rc = ins_snap_.step();
     ins_snap_.reset();
-    if (rc != SQLITE_DONE) {
-      std::string e = db_.errmsg();
-      db_.exec("ROLLBACK");
-      checkpoint_all_next_ = true;
-      return e;
-    }
+    if (rc != SQLITE_DONE) return fail(db_.errmsg());
+    --budget;
   }
-  auto st = db_.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('checkpoint_rowid', (SELECT COALESCE(MAX(rowid),0) FROM fixes))");
-  if (st.step() != SQLITE_DONE || keys_.write_tmax() || db_.exec("COMMIT")) {
-    std::string e = db_.errmsg();
-    db_.exec("ROLLBACK");
-    checkpoint_all_next_ = true;
-    return e;
+  const size_t n = std::min(budget, ckpt_.devices.size() - ckpt_.next_device);
+  if (auto e = keys_.write_tmax(std::span(ckpt_.devices).subspan(ckpt_.next_device, n))) return fail(*e);
+  ckpt_.next_device += n;
+  const bool last = ckpt_.next_unit == ckpt_.units.size() && ckpt_.next_device == ckpt_.devices.size();
+  if (last) {
+    auto st = db_.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES('checkpoint_rowid', ?)");
+    st.bind(1, std::to_string(ckpt_.rowid));
+    if (st.step() != SQLITE_DONE) return fail(db_.errmsg());
   }
-  checkpoint_all_next_ = false;
-  keys_.tmax_written();
+  if (auto e = db_.exec("COMMIT")) return fail(*e);
+  if (last) {
+    ckpt_.open = false;
+    ckpt_.units.clear();
+    ckpt_.devices.clear();
+  }
   return std::nullopt;
 }
 

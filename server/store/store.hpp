@@ -57,6 +57,10 @@ struct StoreOptions {
   // Fixes per chunk-writing transaction (whole units; ChunkBuffer): a packing
   // is written in slices with ping groups committed between them.
   size_t track_chunk_slice_fixes = 65536;
+  // Rows per live-checkpoint transaction (units, then device_tmax rows): a
+  // checkpoint of 100,000 changed units is written in slices with ping
+  // groups committed between them.
+  size_t checkpoint_slice_rows = 8192;
   // Retention (store.retention_days; 0 = keep forever): every
   // retention_check_s the writer deletes expired fixes, at most
   // retention_batch_rows per transaction, one transaction per loop.
@@ -118,7 +122,15 @@ class Store {
   std::optional<std::string> insert_pings(PingJob& job);
   std::optional<std::string> insert_fresh(PingJob& job);
   std::optional<std::string> insert_wide(PingJob& job, size_t i);
-  std::optional<std::string> write_checkpoint(bool all);
+  // The live checkpoint: begin_checkpoint() takes what it will write (the
+  // changed units, or all of them; the devices whose highest t changed; the
+  // highest fix rowid they reflect), then each write_checkpoint_slice() writes
+  // checkpoint_slice_rows of it in a transaction, the last one also
+  // meta.checkpoint_rowid. Until then the previous checkpoint_rowid stands,
+  // so a restart replays from there; records written early are newer than it,
+  // which replay never moves backwards. Between transactions only.
+  void begin_checkpoint(bool all);
+  std::optional<std::string> write_checkpoint_slice();
   // Packs up to kChunkBatchRows fixes after meta.chunked_rowid into track
   // chunks in one transaction; sets `more` when fixes remain.
   std::optional<std::string> write_chunks(bool& more);
@@ -154,6 +166,13 @@ class Store {
   std::unique_ptr<WalCheckpointer> checkpointer_;
   int64_t data_version_ = -1;
   bool checkpoint_all_next_ = true;
+  struct Checkpoint {
+    bool open = false;
+    std::vector<UnitRecord> units;
+    std::vector<uint32_t> devices;
+    size_t next_unit = 0, next_device = 0;
+    int64_t rowid = 0;  // the highest fix rowid the records reflect
+  } ckpt_;  // writer thread only
   ChunkBuffer chunks_;  // writer thread only
 };
 

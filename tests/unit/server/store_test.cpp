@@ -18,11 +18,13 @@ namespace pm {
 namespace {
 
 struct Harness {
-  explicit Harness(const std::string& dir, size_t queue_max = 262144, int wal_frames = 8192) {
+  explicit Harness(const std::string& dir, size_t queue_max = 262144, int wal_frames = 8192,
+                   size_t checkpoint_slice_rows = 8192) {
     StoreOptions o;
     o.data_dir = dir;
     o.queue_max_pings = queue_max;
     o.wal_checkpoint_frames = wal_frames;
+    o.checkpoint_slice_rows = checkpoint_slice_rows;
     store = Store::open(o, metrics);
     store->load(live);
   }
@@ -137,7 +139,9 @@ TEST(Store, DuplicateRuleHoldsAcrossRestartsKeyBlocksAndWideKeys) {
       ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
       ASSERT_FALSE(db.exec("DELETE FROM device_tmax; DELETE FROM live_checkpoint; DELETE FROM meta").has_value());
     }
-    Harness h(dir.path());
+    // Round 1 writes its live checkpoints a unit or device_tmax row a
+    // transaction; the rule must hold across that restart as well.
+    Harness h(dir.path(), 262144, 8192, round == 1 ? 1 : 8192);
     h.start();
     for (int batch = 0; batch < 15; ++batch) {
       std::vector<RawPing> pings;
@@ -284,10 +288,13 @@ TEST(Store, CheckpointerThreadKeepsTheWalBounded) {
   EXPECT_EQ(count_fixes(dir.path()), 100000);
 }
 
-TEST(Store, RecoversUnitsAndPositionsFromCheckpointAndTail) {
+// Checkpoints written whole, or a row a transaction (slices).
+class StoreRecovery : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(StoreRecovery, RecoversUnitsAndPositionsFromCheckpointAndTail) {
   test::TempDir dir;
   {
-    Harness h(dir.path());
+    Harness h(dir.path(), 262144, 8192, GetParam());
     h.start();
     h.put({ping("A", 1000, 52.60, -1.10), ping("B", 1000, 52.50, -1.00)});
     h.put({ping("A", 3000, 52.61, -1.11), ping("A", 2000, 52.99, -1.99)});  // out of order last
@@ -304,8 +311,19 @@ TEST(Store, RecoversUnitsAndPositionsFromCheckpointAndTail) {
     // New pings after recovery keep working and still see old duplicates.
     h.start();
     EXPECT_EQ(h.put({ping("A", 3000, 1, 1), ping("A", 4000, 52.62, -1.12)}), (std::vector<uint8_t>{0, 1}));
+    h.store->stop();
   }
+  // The stop's checkpoint covers every fix: nothing is left to replay.
+  sql::Db db;
+  ASSERT_FALSE(open_store_db(db, dir.path(), SyncMode::normal).has_value());
+  EXPECT_EQ(scalar(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='checkpoint_rowid'"),
+            scalar(db, "SELECT MAX(rowid) FROM fixes"));
+  EXPECT_EQ(scalar(db, "SELECT t FROM live_checkpoint WHERE unit = 0"), 4000);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM device_tmax"), 2);
+  EXPECT_EQ(scalar(db, "SELECT t FROM device_tmax WHERE device = 0"), 4000);
 }
+
+INSTANTIATE_TEST_SUITE_P(WholeOrSliced, StoreRecovery, ::testing::Values(size_t{8192}, size_t{1}));
 
 TEST(Store, RecoversWithoutACheckpoint) {
   test::TempDir dir;
