@@ -120,6 +120,38 @@ TEST(Projection, ForwardMatchesOsHelmertRoute) {
 
 // The brief asks for 1 mm; inverse() refines PROJ's approximate Helmert
 // inverse, so a micrometre holds (without the refinement it is ~1 mm).
+// The fast path (EPSG:27700 computed without PROJ's pipeline) answers as
+// PROJ does, within a micrometre, over Great Britain and around it; where
+// PROJ would use another operation (Ireland, offshore) PROJ answers.
+TEST(Projection, FastPathAgreesWithProjOverGreatBritain) {
+  const Projection p = bng();
+  if (!p.has_fast_path()) GTEST_SKIP() << "PROJ chooses another operation here (OSTN15 grid?): no fast path";
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> lon(-11, 5), lat(47, 63);
+  size_t fast = 0, n = 200000;
+  double worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const LonLat ll{lon(rng), lat(rng)};
+    const XY a = p.forward(ll), b = p.forward_with_proj(ll);
+    if (p.fast_path_covers(ll)) {
+      ++fast;
+      worst = std::max(worst, std::hypot(a.x - b.x, a.y - b.y));
+    } else {
+      EXPECT_TRUE((a.x == b.x && a.y == b.y) || (std::isnan(a.x) && std::isnan(b.x))) << ll.lon << "," << ll.lat;
+    }
+  }
+  std::printf("fast path: %zu of %zu points, furthest from PROJ %.2e m\n", fast, n, worst);
+  EXPECT_LE(worst, 1e-6);
+  EXPECT_GT(fast, n / 4);  // most of GB's box: the comparison is not vacuous
+  // Where the demo and the tests live: always the fast path.
+  for (const LonLat ll : {LonLat{-0.7, 52.67}, LonLat{-1.1352, 52.6345}, LonLat{-3.19, 55.95}, LonLat{0.12, 51.5}})
+    EXPECT_TRUE(p.fast_path_covers(ll)) << ll.lon << "," << ll.lat;
+  // Offshore to the south and east PROJ uses other operations: those cells
+  // (and everything outside 10W..4E, 48N..62N) go through PROJ.
+  EXPECT_LT(fast, n * 9 / 10);
+  EXPECT_FALSE(p.fast_path_covers({-10.5, 47.5}));
+}
+
 TEST(Projection, RoundTripWithinAMicrometre) {
   const Projection p = bng();
   const unsigned seed = 20240611;
